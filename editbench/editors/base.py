@@ -1,0 +1,36 @@
+"""The editor interface: a model that turns (source image, instruction, seed) into an edited image."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from PIL import Image
+
+from editbench.records import EditRequest
+
+
+class Editor(ABC):
+    """An instruction-based image editor.
+
+    Construction is cheap and loads nothing: the parent process builds editors to read their
+    fingerprint; a worker calls :meth:`load` once, then :meth:`edit` on batches.
+    """
+
+    @abstractmethod
+    def fingerprint(self) -> dict[str, Any]:
+        """Everything that determines an edit's pixels besides the request (JSON-serialisable):
+        class, model id or path, revision, dtype, every generation parameter."""
+
+    @abstractmethod
+    def load(self, device: str) -> None:
+        """Load the model onto ``device`` (``"cpu"`` or ``"cuda:N"``)."""
+
+    @abstractmethod
+    def edit(self, requests: Sequence[EditRequest]) -> list[Image.Image]:
+        """Edit each request; returns one RGB image per request, in order.
+
+        The same request gives the same image on any device count or order: randomness comes
+        only from a generator seeded with ``request.seed``.
+        """

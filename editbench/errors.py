@@ -1,0 +1,6 @@
+"""User-facing errors: bad input that the user must fix, printed as one clear message, no traceback."""
+
+
+class EditbenchError(Exception):
+    """Bad input (config, dataset, prompt, device request). The message names the culprit and
+    what was expected; the entry point prints it and exits non-zero."""

@@ -1,0 +1,72 @@
+"""Plain records that cross module and process boundaries.
+
+Everything here is made of strings, numbers, lists and dicts so that it pickles cheaply into
+spawned workers and serialises to JSON unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Status of one judgement. Only "ok" carries a score (design invariant 1).
+OK = "ok"
+PARSE_ERROR = "parse_error"
+REFUSAL = "refusal"
+API_ERROR = "api_error"
+JUDGE_STATUSES = (OK, PARSE_ERROR, REFUSAL, API_ERROR)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One benchmark item, as read from a dataset manifest."""
+
+    id: str
+    category: str
+    instruction: str
+    image: str  # absolute path of the source image
+    extra: dict[str, Any] = field(default_factory=dict)  # any other manifest fields, kept as-is
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """What an editor needs to produce one edited image."""
+
+    image: str  # absolute path of the source image
+    instruction: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """One rendered judge conversation.
+
+    ``messages`` follows the chat format shared by transformers' processors, qwen-vl-utils and
+    the OpenAI API: every role's ``content`` is a list of parts, ``{"type": "text", "text": ...}``
+    or ``{"type": "image", "image": <absolute path>}``.
+    ``score_prefix`` is the text that the prompt's format puts right before the score
+    (``"Score:"``); ``reasoning_first`` says that the reply reasons before it states the score.
+    """
+
+    messages: list[dict[str, Any]]
+    score_prefix: str = "Score:"
+    reasoning_first: bool = False
+
+
+@dataclass
+class Judgement:
+    """The judge's verdict on one edit. ``score`` is set only when ``status == "ok"``."""
+
+    status: str
+    reply: str
+    score: float | None = None
+    # expected mode: probability of each score 0..10 and the entropy of that distribution (nats)
+    distribution: list[float] | None = None
+    entropy: float | None = None
+    error: str | None = None  # why, when status is not ok
+
+    def __post_init__(self) -> None:
+        if self.status not in JUDGE_STATUSES:
+            raise ValueError(f"Unknown judgement status {self.status!r}; expected one of {JUDGE_STATUSES}")
+        if (self.status == OK) != (self.score is not None):
+            raise ValueError(f"A judgement has a score exactly when its status is 'ok' (status={self.status!r}, score={self.score!r})")

@@ -1,0 +1,114 @@
+"""Typed schemas for every config group, registered in Hydra's ConfigStore.
+
+A misspelt or missing key fails at compose time with the key's name: the top-level schema
+types the fixed groups, and each editor / scorer option pulls its own schema in through its
+defaults list (``defaults: [diffusers_schema, _self_]``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+CATEGORIES = ("physical", "environment", "social", "causal", "referential")
+
+
+@dataclass
+class DiffusersEditorSchema:
+    _target_: str = "editbench.editors.diffusers_editor.DiffusersEditor"
+    model: str = MISSING  # hub id or local folder
+    pipeline: str = "QwenImageEditPipeline"
+    revision: str | None = None
+    dtype: str = "bfloat16"
+    num_inference_steps: int = 50
+    true_cfg_scale: float = 4.0
+    negative_prompt: str = " "
+    height: int | None = None
+    width: int | None = None
+
+
+@dataclass
+class Qwen3VLJudgeSchema:
+    _target_: str = "editbench.scorers.qwen3_vl.Qwen3VLJudge"
+    model: str = MISSING  # hub id or local folder
+    revision: str | None = None
+    dtype: str = "bfloat16"
+    score_mode: str = "expected"  # generate | expected
+    batch_size: int = 8
+    max_new_tokens: int = 512
+    attn_implementation: str = "sdpa"
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    # Read by the launcher, not passed to the judge: one replica per device, or one judge
+    # spread over all the layout's devices with device_map.
+    placement: str = "replica"  # replica | spread
+
+
+@dataclass
+class PromptSchema:
+    system_prompt: str = MISSING
+    user_prompt_template: str = MISSING
+    score_prefix: str = "Score:"
+    reasoning_first: bool = False
+
+
+@dataclass
+class PromptsSchema:
+    physical: PromptSchema = MISSING
+    environment: PromptSchema = MISSING
+    social: PromptSchema = MISSING
+    causal: PromptSchema = MISSING
+    referential: PromptSchema = MISSING
+
+
+@dataclass
+class DatasetSchema:
+    _target_: str = "editbench.dataset.load_samples"
+    root: str = MISSING  # folder holding manifest.jsonl
+    categories: list[str] | None = None  # None: every category
+    limit: int | None = None
+
+
+@dataclass
+class LayoutSchema:
+    name: str = "shared"  # shared: every device edits, then every device scores
+    workers_per_device: int = 1
+    load: str = "parallel"  # parallel | serial: stagger model loads to bound host memory
+
+
+@dataclass
+class StoreSchema:
+    root: str = "outputs/store"
+
+
+@dataclass
+class TrackingSchema:
+    _target_: str = "editbench.tracking.MlflowTracker"
+    uri: str | None = "sqlite:///outputs/mlflow.db"
+    experiment: str = "editbench"
+    artifact_root: str | None = "outputs/mlartifacts"
+
+
+@dataclass
+class Config:
+    editor: Any = MISSING
+    scorer: Any = MISSING
+    prompts: PromptsSchema = field(default_factory=PromptsSchema)
+    dataset: DatasetSchema = field(default_factory=DatasetSchema)
+    layout: LayoutSchema = field(default_factory=LayoutSchema)
+    store: StoreSchema = field(default_factory=StoreSchema)
+    tracking: TrackingSchema = field(default_factory=TrackingSchema)
+    # Devices: a count (gpus=6), "auto" (every visible GPU), "cpu", or a list of device ids.
+    gpus: Any = "auto"
+    seed: int = 0
+    bootstrap_samples: int = 1000
+
+
+def register_schemas() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="config_schema", node=Config)
+    cs.store(group="schema/editor", name="diffusers", node=DiffusersEditorSchema)
+    cs.store(group="schema/scorer", name="qwen3_vl", node=Qwen3VLJudgeSchema)

@@ -1,0 +1,143 @@
+"""Worker processes: one per device (or device group) and phase.
+
+A worker gets plain data only (a :class:`WorkerSpec` and the resolved model config), sets its
+device, opens its log file, loads its model once, then pulls batches from the shared queue
+until it reads the end marker. Every result is written to the store as soon as it exists, and
+every step is reported to the parent on the event queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from editbench.plan import EditTask, JudgeTask
+from editbench.store import Store
+
+log = logging.getLogger(__name__)
+
+EDIT, SCORE = "edit", "score"
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    name: str  # "edit-0", "score-1": how the parent and the logs name this worker
+    phase: str  # EDIT or SCORE
+    devices: tuple[str, ...]  # one device, or several for a judge spread with device_map
+    model_config: dict[str, Any]  # resolved editor / scorer config with its _target_
+    store_root: str
+    log_file: str
+    cpu_threads: int  # torch threads, so that CPU workers share the cores instead of fighting
+
+
+def worker_main(spec: WorkerSpec, tasks: Any, events: Any) -> None:
+    """Entry point of a spawned worker (module scope, so that spawn can import it)."""
+    # Ctrl-C reaches the whole process group; the parent alone decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    current: list[str] = []
+    try:
+        _set_device(spec)
+        _open_log(spec.log_file)
+        log.info("worker %s: phase=%s devices=%s pid=%d", spec.name, spec.phase, spec.devices, os.getpid())
+        from hydra.utils import instantiate
+
+        started = time.perf_counter()
+        log.info("building %s", spec.model_config["_target_"])
+        model = instantiate(spec.model_config)
+        if spec.phase == EDIT:
+            model.load(spec.devices[0])
+        else:
+            model.load(list(spec.devices))
+        load_s = time.perf_counter() - started
+        log.info("loaded in %.1f s", load_s)
+        events.put(("loaded", spec.name, load_s))
+        store = Store(spec.store_root)
+        while (batch := tasks.get()) is not None:
+            current = [task.sample_id for task in batch]
+            events.put(("started", spec.name, current))
+            started = time.perf_counter()
+            if spec.phase == EDIT:
+                _edit(model, batch, store, spec, events)
+            else:
+                _score(model, batch, store, spec)
+            seconds = time.perf_counter() - started
+            log.info("%s %s in %.2f s", spec.phase, current, seconds)
+            events.put(("done", spec.name, len(batch), seconds))
+            current = []
+        events.put(("finished", spec.name))
+    except BaseException as error:  # report anything, including SystemExit from a library
+        log.exception("worker %s failed", spec.name)
+        cause = f"{type(error).__name__}: {error}".strip()
+        events.put(("failed", spec.name, current, cause, traceback.format_exc()))
+        raise SystemExit(1) from None
+
+
+def _set_device(spec: WorkerSpec) -> None:
+    import torch
+
+    torch.set_num_threads(spec.cpu_threads)
+    if spec.devices[0].startswith("cuda"):
+        torch.cuda.set_device(spec.devices[0])
+
+
+def _open_log(path: str) -> None:
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _edit(editor: Any, batch: Sequence[EditTask], store: Store, spec: WorkerSpec, events: Any) -> None:
+    def on_step(step: int, total: int) -> None:
+        events.put(("step", spec.name, step, total))
+
+    started = time.perf_counter()
+    images = editor.edit([task.request for task in batch], on_step=on_step)
+    seconds = (time.perf_counter() - started) / len(batch)
+    for task, image in zip(batch, images, strict=True):
+        store.write_edit(
+            task.key,
+            image,
+            {
+                "sample_id": task.sample_id,
+                "editor": editor.fingerprint(),
+                "instruction": task.request.instruction,
+                "seed": task.request.seed,
+                "source_sha256": task.source_sha256,
+                "device": spec.devices[0],
+                "seconds": round(seconds, 4),
+                "created": _now(),
+            },
+        )
+
+
+def _score(judge: Any, batch: Sequence[JudgeTask], store: Store, spec: WorkerSpec) -> None:
+    started = time.perf_counter()
+    verdicts = judge.score([task.request for task in batch])
+    seconds = (time.perf_counter() - started) / len(batch)
+    for task, verdict in zip(batch, verdicts, strict=True):
+        store.write_judgement(
+            task.key,
+            {
+                "sample_id": task.sample_id,
+                "edit_key": task.edit_key,
+                "judge": judge.fingerprint(),
+                "prompt_sha256": task.prompt_sha256,
+                **asdict(verdict),
+                "device": ",".join(spec.devices),
+                "seconds": round(seconds, 4),
+                "created": _now(),
+            },
+        )

@@ -1,0 +1,55 @@
+"""Shared fixtures: compose the real config and shrink it to the test's tmp folder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from editbench.resolvers import register_resolvers
+from editbench.schema import register_schemas
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+register_schemas()
+register_resolvers()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build the tiny models once per test session, away from the user's cache.
+
+    Subprocess tests inherit the variable, so the CLI reuses the same models."""
+    cache = Path(os.environ.get("EDITBENCH_TEST_CACHE") or tmp_path_factory.mktemp("editbench-cache"))
+    previous = os.environ.get("EDITBENCH_CACHE")
+    os.environ["EDITBENCH_CACHE"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("EDITBENCH_CACHE", None)
+    else:
+        os.environ["EDITBENCH_CACHE"] = previous
+
+
+def local_overrides(tmp_path: Path) -> list[str]:
+    """Keep every output of a run inside ``tmp_path``."""
+    return [
+        f"store.root={tmp_path / 'store'}",
+        f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+        f"tracking.artifact_root={tmp_path / 'mlartifacts'}",
+    ]
+
+
+@pytest.fixture
+def compose_config(tmp_path: Path) -> Callable[..., DictConfig]:
+    """``compose_config("experiment=demo", ...)``: the real config with the run kept in tmp_path."""
+
+    def _compose(*overrides: str) -> DictConfig:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            return compose("config", overrides=[*local_overrides(tmp_path), *overrides])
+
+    return _compose
