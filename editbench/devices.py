@@ -24,10 +24,13 @@ def resolve_devices(gpus: Any, visible: int | None = None) -> list[str]:
         return ["cpu"]
     if visible is None:
         visible = visible_gpu_count()
-    where = f"{visible} GPU(s) visible (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')})"
+    mask = os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
+    where = f"{visible} GPU(s) visible (CUDA_VISIBLE_DEVICES={mask})"
     if isinstance(gpus, str) and gpus.strip().lower() == "auto":
         if visible == 0:
-            raise EditbenchError(f"gpus=auto but no GPU is visible; use gpus=cpu to run on the CPU ({where})")
+            raise EditbenchError(
+                f"gpus=auto but no GPU is visible; use gpus=cpu to run on the CPU ({where})"
+            )
         return [f"cuda:{i}" for i in range(visible)]
     if isinstance(gpus, bool):
         raise EditbenchError(f"gpus={gpus!r} is not valid; expected {EXPECTED}")
@@ -37,7 +40,11 @@ def resolve_devices(gpus: Any, visible: int | None = None) -> list[str]:
         if gpus > visible:
             raise EditbenchError(f"gpus={gpus} asks for more GPUs than this machine has: {where}")
         return [f"cuda:{i}" for i in range(gpus)]
-    if isinstance(gpus, (list, tuple)) and gpus and all(isinstance(i, int) and not isinstance(i, bool) for i in gpus):
+    if (
+        isinstance(gpus, (list, tuple))
+        and gpus
+        and all(isinstance(i, int) and not isinstance(i, bool) for i in gpus)
+    ):
         if len(set(gpus)) != len(gpus):
             raise EditbenchError(f"gpus={list(gpus)} names a GPU twice; expected distinct ids")
         missing = [i for i in gpus if not 0 <= i < visible]

@@ -1,4 +1,4 @@
-"""User-facing errors: bad input that the user must fix, printed as one clear message, no traceback."""
+"""User-facing errors: bad input the user must fix, printed as one clear message, no traceback."""
 
 
 class EditbenchError(Exception):

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# The categories a benchmark sample can belong to; each has its own judge prompt.
+CATEGORIES = ("physical", "environment", "social", "causal", "referential")
+
 # Status of one judgement. Only "ok" carries a score (design invariant 1).
 OK = "ok"
 PARSE_ERROR = "parse_error"
@@ -67,6 +70,11 @@ class Judgement:
 
     def __post_init__(self) -> None:
         if self.status not in JUDGE_STATUSES:
-            raise ValueError(f"Unknown judgement status {self.status!r}; expected one of {JUDGE_STATUSES}")
+            raise ValueError(
+                f"Unknown judgement status {self.status!r}; expected one of {JUDGE_STATUSES}"
+            )
         if (self.status == OK) != (self.score is not None):
-            raise ValueError(f"A judgement has a score exactly when its status is 'ok' (status={self.status!r}, score={self.score!r})")
+            raise ValueError(
+                "A judgement has a score exactly when its status is 'ok' "
+                f"(status={self.status!r}, score={self.score!r})"
+            )

@@ -19,6 +19,7 @@ from typing import Any
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from editbench.aggregate import aggregate
 from editbench.devices import resolve_devices
@@ -26,9 +27,8 @@ from editbench.errors import EditbenchError
 from editbench.launcher import PhaseStats, WorkerFailed, run_phase
 from editbench.plan import Plan, make_plan
 from editbench.prompts import check_prompts
-from editbench.records import Sample
+from editbench.records import CATEGORIES, Sample
 from editbench.report import write_report
-from editbench.schema import CATEGORIES
 from editbench.store import Store
 from editbench.tracking import flatten
 from editbench.worker import EDIT, SCORE, WorkerSpec
@@ -69,9 +69,11 @@ def validate(cfg: DictConfig) -> Setup:
     if cfg.layout.load not in ("parallel", "serial"):
         raise EditbenchError(f"layout.load={cfg.layout.load!r}; expected 'parallel' or 'serial'")
     if cfg.layout.workers_per_device < 1:
-        raise EditbenchError(f"layout.workers_per_device={cfg.layout.workers_per_device}; expected at least 1")
-    editor_config = OmegaConf.to_container(cfg.editor, resolve=True)
-    judge_config = OmegaConf.to_container(cfg.scorer, resolve=True)
+        raise EditbenchError(
+            f"layout.workers_per_device={cfg.layout.workers_per_device}; expected at least 1"
+        )
+    editor_config = _resolved(cfg, "editor")
+    judge_config = _resolved(cfg, "scorer")
     placement = judge_config.get("placement", "replica")
     if placement not in PLACEMENTS:
         raise EditbenchError(f"scorer.placement={placement!r}; expected one of {list(PLACEMENTS)}")
@@ -79,8 +81,24 @@ def validate(cfg: DictConfig) -> Setup:
     editor = _build("editor", editor_config)
     judge = _build("scorer", judge_config)
     return Setup(
-        samples, prompts, devices, editor_config, judge_config, placement, editor.fingerprint(), judge.fingerprint()
+        samples,
+        prompts,
+        devices,
+        editor_config,
+        judge_config,
+        placement,
+        editor.fingerprint(),
+        judge.fingerprint(),
     )
+
+
+def _resolved(cfg: DictConfig, group: str) -> dict[str, Any]:
+    try:
+        return OmegaConf.to_container(cfg[group], resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as error:
+        raise EditbenchError(
+            f"{error.full_key} has no value; set it, e.g. {error.full_key}=..."
+        ) from None
 
 
 def _build(group: str, config: dict[str, Any]) -> Any:
@@ -92,7 +110,9 @@ def _build(group: str, config: dict[str, Any]) -> Any:
         raise EditbenchError(f"{group} config ({config.get('_target_')}): {cause}") from None
 
 
-def run(cfg: DictConfig, output_dir: str | Path, choices: Mapping[str, str] | None = None) -> dict[str, Any]:
+def run(
+    cfg: DictConfig, output_dir: str | Path, choices: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Run the benchmark described by ``cfg``; returns the contents of results.json.
 
     ``choices`` are Hydra's group choices (``{"editor": "tiny", ...}``), used to name the run.
@@ -102,7 +122,14 @@ def run(cfg: DictConfig, output_dir: str | Path, choices: Mapping[str, str] | No
     output_dir.mkdir(parents=True, exist_ok=True)
     setup = validate(cfg)
     store = Store(cfg.store.root)
-    plan = make_plan(setup.samples, setup.prompts, setup.editor_fingerprint, setup.judge_fingerprint, cfg.seed, store)
+    plan = make_plan(
+        setup.samples,
+        setup.prompts,
+        setup.editor_fingerprint,
+        setup.judge_fingerprint,
+        cfg.seed,
+        store,
+    )
     resolved = OmegaConf.to_container(cfg, resolve=True)
     (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(resolved))
 
@@ -130,7 +157,16 @@ def run(cfg: DictConfig, output_dir: str | Path, choices: Mapping[str, str] | No
         write_outputs(output_dir, rows, results, _details(cfg, choices or {}, output_dir))
         tracker.log_metrics(metrics(results))
         tracker.log_artifacts(
-            [output_dir / name for name in ("results.json", "samples.jsonl", "report.html", "config.yaml", ".hydra")]
+            [
+                output_dir / name
+                for name in (
+                    "results.json",
+                    "samples.jsonl",
+                    "report.html",
+                    "config.yaml",
+                    ".hydra",
+                )
+            ]
         )
         status = "FINISHED"
         return results
@@ -141,11 +177,25 @@ def run(cfg: DictConfig, output_dir: str | Path, choices: Mapping[str, str] | No
         tracker.finish(status)
 
 
-def _worker_specs(phase: str, config: dict[str, Any], groups: Sequence[tuple[str, ...]], cfg: DictConfig, output_dir: Path) -> list[WorkerSpec]:
+def _worker_specs(
+    phase: str,
+    config: dict[str, Any],
+    groups: Sequence[tuple[str, ...]],
+    cfg: DictConfig,
+    output_dir: Path,
+) -> list[WorkerSpec]:
     names = [f"{phase}-{i}" for i in range(len(groups))]
     threads = max(1, (os.cpu_count() or 1) // len(groups))
     return [
-        WorkerSpec(name, phase, devices, config, str(Path(cfg.store.root).resolve()), str(output_dir / f"{name}.log"), threads)
+        WorkerSpec(
+            name,
+            phase,
+            devices,
+            config,
+            str(Path(cfg.store.root).resolve()),
+            str(output_dir / f"{name}.log"),
+            threads,
+        )
         for name, devices in zip(names, groups, strict=True)
     ]
 
@@ -154,9 +204,16 @@ def _replicas(devices: Sequence[str], per_device: int) -> list[tuple[str, ...]]:
     return [(device,) for device in devices for _ in range(per_device)]
 
 
-def _edit_phase(cfg: DictConfig, setup: Setup, plan: Plan, store: Store, output_dir: Path) -> tuple[PhaseStats, int]:
+def _edit_phase(
+    cfg: DictConfig, setup: Setup, plan: Plan, store: Store, output_dir: Path
+) -> tuple[PhaseStats, int]:
     todo = [task for task in plan.edits if store.read_edit(task.key) is None]
-    log.info("edit: %d of %d to do, %d in the store", len(todo), len(plan.edits), len(plan.edits) - len(todo))
+    log.info(
+        "edit: %d of %d to do, %d in the store",
+        len(todo),
+        len(plan.edits),
+        len(plan.edits) - len(todo),
+    )
     if not todo:
         return PhaseStats(EDIT), 0
     groups = _replicas(setup.devices, cfg.layout.workers_per_device)[: len(todo)]
@@ -165,9 +222,16 @@ def _edit_phase(cfg: DictConfig, setup: Setup, plan: Plan, store: Store, output_
     return stats, len(todo)
 
 
-def _score_phase(cfg: DictConfig, setup: Setup, plan: Plan, store: Store, output_dir: Path) -> tuple[PhaseStats, int]:
+def _score_phase(
+    cfg: DictConfig, setup: Setup, plan: Plan, store: Store, output_dir: Path
+) -> tuple[PhaseStats, int]:
     todo = [task for task in plan.judgements if store.read_judgement(task.key) is None]
-    log.info("score: %d of %d to do, %d in the store", len(todo), len(plan.judgements), len(plan.judgements) - len(todo))
+    log.info(
+        "score: %d of %d to do, %d in the store",
+        len(todo),
+        len(plan.judgements),
+        len(plan.judgements) - len(todo),
+    )
     if not todo:
         return PhaseStats(SCORE), 0
     batch_size = setup.judge_config.get("batch_size", 1)
@@ -209,12 +273,16 @@ def collect_rows(plan: Plan, store: Store) -> list[dict[str, Any]]:
     return rows
 
 
-def write_outputs(output_dir: Path, rows: list[dict[str, Any]], results: dict[str, Any], details: dict[str, str]) -> None:
+def write_outputs(
+    output_dir: Path, rows: list[dict[str, Any]], results: dict[str, Any], details: dict[str, str]
+) -> None:
     with open(output_dir / "samples.jsonl", "w") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    write_report(output_dir / "report.html", rows, results, title="editbench report", details=details)
+    write_report(
+        output_dir / "report.html", rows, results, title="editbench report", details=details
+    )
 
 
 def metrics(results: Mapping[str, Any]) -> dict[str, float]:
@@ -244,7 +312,12 @@ def _throughput(stats: PhaseStats) -> dict[str, Any]:
         "images_per_s": _round(stats.items_per_s),
         "load_s": round(stats.load_s, 3),
         "workers": {
-            w.name: {"devices": w.devices, "load_s": round(w.load_s, 3), "images": w.items, "images_per_s": _round(w.items_per_s)}
+            w.name: {
+                "devices": w.devices,
+                "load_s": round(w.load_s, 3),
+                "images": w.items,
+                "images_per_s": _round(w.items_per_s),
+            }
             for w in stats.workers
         },
     }
@@ -262,7 +335,8 @@ def _prompt_versions(choices: Mapping[str, str]) -> str:
 
 
 def _run_name(choices: Mapping[str, str]) -> str:
-    return f"{choices.get('editor', 'editor')} × {choices.get('scorer', 'scorer')} · prompts {_prompt_versions(choices)}"
+    editor, judge = choices.get("editor", "editor"), choices.get("scorer", "scorer")
+    return f"{editor} × {judge} · prompts {_prompt_versions(choices)}"
 
 
 def _tags(cfg: DictConfig, choices: Mapping[str, str]) -> dict[str, str]:

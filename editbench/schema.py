@@ -13,8 +13,6 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-CATEGORIES = ("physical", "environment", "social", "causal", "referential")
-
 
 @dataclass
 class DiffusersEditorSchema:

@@ -1,4 +1,4 @@
-"""The editor interface: a model that turns (source image, instruction, seed) into an edited image."""
+"""The editor interface: (source image, instruction, seed) in, edited image out."""
 
 from __future__ import annotations
 

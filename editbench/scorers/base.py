@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from editbench.records import JudgeRequest, Judgement
+from editbench.records import Judgement, JudgeRequest
 
 
 class Scorer(ABC):
@@ -21,7 +21,7 @@ class Scorer(ABC):
 
     @abstractmethod
     def load(self, devices: Sequence[str]) -> None:
-        """Load the judge onto ``devices`` (one device, or several for a judge split with device_map)."""
+        """Load the judge onto ``devices``: one, or several for a judge split with device_map."""
 
     @abstractmethod
     def score(self, requests: Sequence[JudgeRequest]) -> list[Judgement]:

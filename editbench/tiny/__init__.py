@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-# name -> "module:function"; the function writes a from_pretrained-loadable folder at the given path.
+# name -> "module:function" that writes a from_pretrained-loadable folder at a given path.
 BUILDERS = {
     "qwen_image_edit": "editbench.tiny.qwen_image_edit:build",
     "qwen3_vl": "editbench.tiny.qwen3_vl:build_dense",

@@ -1,0 +1,1 @@
+"""The sample benchmark shipped with editbench; `generate.py` rebuilds it."""
