@@ -1,0 +1,174 @@
+"""Per-category and overall aggregates of judge scores, with bootstrap intervals.
+
+Only judgements with status ``ok`` contribute numbers. Every other status, including
+``missing`` for a sample that was never judged, counts as a failure of its category and lowers
+its coverage; it is never turned into a score (design invariant 1).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from editbench.records import OK
+
+# Bootstrap resamples are drawn in blocks of at most this many indices, so memory stays at a
+# few MB however large a category or n_bootstrap is.
+_BLOCK_DRAWS = 1_000_000
+
+
+def aggregate(
+    rows: Sequence[Mapping[str, Any]],
+    categories: Sequence[str],
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Summarise judged samples per category and overall.
+
+    ``rows`` are the per-sample records of samples.jsonl (``id``, ``category``, ``status``,
+    ``score``). Every name in ``categories`` appears in the result, with ``n == 0`` and None
+    statistics when it has no samples; a row of a category not listed is still reported, after
+    the listed ones. Intervals are 95% percentile bootstraps with ``n_bootstrap`` resamples,
+    reproducible for a given ``seed``. The result is plain JSON data:
+    ``{"categories": {name: {...}}, "overall": {...}}``, with None wherever a value is undefined.
+    """
+    if n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be at least 1, got {n_bootstrap}")
+    names = list(dict.fromkeys([*categories, *(row["category"] for row in rows)]))
+    rows_by_category: dict[str, list[Mapping[str, Any]]] = {name: [] for name in names}
+    for row in rows:
+        rows_by_category[row["category"]].append(row)
+
+    summaries: dict[str, dict[str, Any]] = {}
+    bootstrap_means: list[np.ndarray] = []  # per judged category, for the overall interval
+    all_scores: list[np.ndarray] = []
+    for name in names:
+        scores = _ok_scores(rows_by_category[name])
+        failures = Counter(row["status"] for row in rows_by_category[name] if row["status"] != OK)
+        summary = _describe(scores, n=len(rows_by_category[name]))
+        summary["ci95"] = None
+        summary["failures"] = dict(sorted(failures.items()))
+        if scores.size:
+            means = _bootstrap_means(scores, n_bootstrap, _category_rng(seed, name))
+            summary["ci95"] = _interval(means)
+            bootstrap_means.append(means)
+            all_scores.append(scores)
+        summaries[name] = summary
+
+    n = sum(summary["n"] for summary in summaries.values())
+    judged = sum(summary["judged"] for summary in summaries.values())
+    category_means = [s["mean"] for s in summaries.values() if s["mean"] is not None]
+    overall = {
+        "mean_of_categories": float(np.mean(category_means)) if category_means else None,
+        "sample_mean": float(np.concatenate(all_scores).mean()) if all_scores else None,
+        "n": n,
+        "judged": judged,
+        "coverage": judged / n if n else None,
+        # Each category is resampled on its own, so averaging the categories' replicates
+        # gives a stratified bootstrap of the mean of category means.
+        "ci95_mean_of_categories": (
+            _interval(np.mean(bootstrap_means, axis=0)) if bootstrap_means else None
+        ),
+    }
+    return {"categories": summaries, "overall": overall}
+
+
+def paired_bootstrap(
+    a: Mapping[str, float],
+    b: Mapping[str, float],
+    n_bootstrap: int = 10000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Compare two runs on the samples that both scored: the mean of ``b - a`` per sample.
+
+    ``a`` and ``b`` map sample id to score and should hold ``ok`` judgements only. Pairs are
+    resampled together, so the interval reflects the per-sample differences rather than the
+    spread of either run. Returns ``n_shared``, ``mean_a`` and ``mean_b`` (over the shared ids),
+    ``mean_diff`` (b - a), ``ci95`` and a two-sided bootstrap ``p_value``; all but ``n_shared``
+    are None when no id is shared.
+    """
+    if n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be at least 1, got {n_bootstrap}")
+    shared = sorted(a.keys() & b.keys())  # sorted: the resamples must not depend on dict order
+    if not shared:
+        return {
+            "n_shared": 0,
+            "mean_a": None,
+            "mean_b": None,
+            "mean_diff": None,
+            "ci95": None,
+            "p_value": None,
+        }
+    scores_a = np.array([a[key] for key in shared], dtype=float)
+    scores_b = np.array([b[key] for key in shared], dtype=float)
+    diffs = scores_b - scores_a
+    means = _bootstrap_means(diffs, n_bootstrap, np.random.default_rng(seed))
+    # Twice the smaller tail of the bootstrap distribution beyond zero, so that p < 0.05 about
+    # when 0 lies outside ci95. The +1 keeps finitely many resamples from claiming p == 0.
+    below = (np.count_nonzero(means <= 0) + 1) / (n_bootstrap + 1)
+    above = (np.count_nonzero(means >= 0) + 1) / (n_bootstrap + 1)
+    return {
+        "n_shared": len(shared),
+        "mean_a": float(scores_a.mean()),
+        "mean_b": float(scores_b.mean()),
+        "mean_diff": float(diffs.mean()),
+        "ci95": _interval(means),
+        "p_value": min(1.0, 2 * min(below, above)),
+    }
+
+
+def _ok_scores(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The scores of the rows judged ``ok``; a failed row's score, if any, is never read."""
+    scores = []
+    for row in rows:
+        if row["status"] != OK:
+            continue
+        if row["score"] is None:
+            raise ValueError(f"Sample {row['id']!r} has status 'ok' but no score")
+        scores.append(row["score"])
+    return np.array(scores, dtype=float)
+
+
+def _describe(scores: np.ndarray, n: int) -> dict[str, Any]:
+    """Counts and descriptive statistics of one category's ok scores."""
+    judged = int(scores.size)
+    return {
+        "n": n,
+        "judged": judged,
+        "coverage": judged / n if n else None,
+        "mean": float(scores.mean()) if judged else None,
+        "std": float(scores.std(ddof=1)) if judged >= 2 else None,
+        "min": float(scores.min()) if judged else None,
+        "max": float(scores.max()) if judged else None,
+    }
+
+
+def _category_rng(seed: int, name: str) -> np.random.Generator:
+    """A generator for one category's resamples.
+
+    Seeded from the run seed and the category's name (crc32, stable across processes unlike
+    ``hash``), so a category's interval does not change when other categories are added,
+    removed or reordered.
+    """
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def _bootstrap_means(values: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
+    """Means of ``n_bootstrap`` resamples, with replacement, of ``values``."""
+    size = values.size
+    block = max(1, _BLOCK_DRAWS // size)
+    means = np.empty(n_bootstrap)
+    for start in range(0, n_bootstrap, block):
+        stop = min(start + block, n_bootstrap)
+        means[start:stop] = values[rng.integers(0, size, size=(stop - start, size))].mean(axis=1)
+    return means
+
+
+def _interval(means: np.ndarray) -> list[float]:
+    """The central 95% percentile interval of bootstrap replicates."""
+    low, high = np.percentile(means, [2.5, 97.5])
+    return [float(low), float(high)]

@@ -1,0 +1,192 @@
+"""Aggregates: hand-computed statistics, failures kept out of the numbers, bootstrap intervals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from editbench.aggregate import aggregate, paired_bootstrap
+
+
+def row(sample_id: str, category: str, status: str = "ok", score: float | None = None) -> dict:
+    """A samples.jsonl record reduced to what aggregation reads."""
+    return {"id": sample_id, "category": category, "status": status, "score": score}
+
+
+@pytest.fixture
+def rows() -> list[dict]:
+    return [
+        row("a1", "color", score=8.0),
+        row("a2", "color", score=6.0),
+        row("a3", "color", score=7.0),
+        row("a4", "color", "parse_error"),
+        row("b1", "physical", score=4.0),
+        row("b2", "physical", "refusal"),
+        row("b3", "physical", "refusal"),
+        row("b4", "physical", "missing"),
+    ]
+
+
+def test_category_statistics_by_hand(rows: list[dict]) -> None:
+    color = aggregate(rows, ["color", "physical"])["categories"]["color"]
+
+    assert color["n"] == 4
+    assert color["judged"] == 3
+    assert color["coverage"] == pytest.approx(0.75)
+    assert color["mean"] == pytest.approx(7.0)
+    assert color["std"] == pytest.approx(1.0)  # sample std of 8, 6, 7
+    assert (color["min"], color["max"]) == (6.0, 8.0)
+    assert color["failures"] == {"parse_error": 1}
+
+
+def test_overall_by_hand(rows: list[dict]) -> None:
+    overall = aggregate(rows, ["color", "physical"])["overall"]
+
+    assert overall["n"] == 8
+    assert overall["judged"] == 4
+    assert overall["coverage"] == pytest.approx(0.5)
+    assert overall["mean_of_categories"] == pytest.approx((7.0 + 4.0) / 2)
+    assert overall["sample_mean"] == pytest.approx((8 + 6 + 7 + 4) / 4)
+
+
+def test_failures_are_counted_never_scored(rows: list[dict]) -> None:
+    # A failed judgement that carries a stray score must still not count as a number.
+    rows.append(row("b5", "physical", "api_error", score=0.0))
+    physical = aggregate(rows, ["color", "physical"])["categories"]["physical"]
+
+    assert physical["judged"] == 1
+    assert physical["mean"] == 4.0
+    assert physical["min"] == 4.0
+    assert physical["std"] is None  # a single score has no sample std
+    assert physical["ci95"] == [4.0, 4.0]
+    assert physical["failures"] == {"api_error": 1, "missing": 1, "refusal": 2}
+
+
+def test_ok_without_score_is_an_error() -> None:
+    with pytest.raises(ValueError, match="'x1'"):
+        aggregate([row("x1", "color", "ok", None)], ["color"])
+
+
+def test_empty_and_unjudged_categories(rows: list[dict]) -> None:
+    rows.append(row("c1", "text", "parse_error"))
+    results = aggregate(rows, ["color", "physical", "style", "text"])
+    style, text = results["categories"]["style"], results["categories"]["text"]
+
+    assert style == {
+        "n": 0,
+        "judged": 0,
+        "coverage": None,
+        "mean": None,
+        "std": None,
+        "min": None,
+        "max": None,
+        "ci95": None,
+        "failures": {},
+    }
+    assert (text["n"], text["coverage"], text["mean"], text["ci95"]) == (1, 0.0, None, None)
+    # Only categories with a mean enter the mean of categories.
+    assert results["overall"]["mean_of_categories"] == pytest.approx((7.0 + 4.0) / 2)
+
+
+def test_nothing_at_all() -> None:
+    results = aggregate([], ["color"])
+
+    assert results["overall"] == {
+        "mean_of_categories": None,
+        "sample_mean": None,
+        "n": 0,
+        "judged": 0,
+        "coverage": None,
+        "ci95_mean_of_categories": None,
+    }
+
+
+def test_unlisted_category_is_reported_after_the_listed_ones(rows: list[dict]) -> None:
+    assert list(aggregate(rows, ["physical"])["categories"]) == ["physical", "color"]
+
+
+def test_result_is_plain_json(rows: list[dict]) -> None:
+    results = aggregate(rows, ["color", "physical"])
+
+    assert json.loads(json.dumps(results)) == results
+
+
+def noisy_rows(seed: int = 1) -> list[dict]:
+    scores = np.random.default_rng(seed).uniform(0, 10, size=(2, 40))
+    return [
+        row(f"{category}{i}", category, score=float(score))
+        for category, category_scores in zip(("color", "physical"), scores, strict=True)
+        for i, score in enumerate(category_scores)
+    ]
+
+
+def test_bootstrap_is_reproducible_and_follows_the_seed() -> None:
+    rows = noisy_rows()
+    first = aggregate(rows, ["color", "physical"], seed=3)
+    again = aggregate(rows, ["color", "physical"], seed=3)
+    other = aggregate(rows, ["color", "physical"], seed=4)
+
+    assert first == again
+    assert first["categories"]["color"]["ci95"] != other["categories"]["color"]["ci95"]
+    assert (
+        first["overall"]["ci95_mean_of_categories"] != other["overall"]["ci95_mean_of_categories"]
+    )
+
+
+def test_category_interval_does_not_depend_on_other_categories() -> None:
+    rows = noisy_rows()
+    alone = aggregate([r for r in rows if r["category"] == "color"], ["color"])
+    together = aggregate(rows, ["physical", "color"])
+
+    assert alone["categories"]["color"]["ci95"] == together["categories"]["color"]["ci95"]
+
+
+def test_intervals_contain_the_means() -> None:
+    results = aggregate(noisy_rows(), ["color", "physical"])
+
+    for summary in results["categories"].values():
+        low, high = summary["ci95"]
+        assert low < summary["mean"] < high
+    low, high = results["overall"]["ci95_mean_of_categories"]
+    assert low < results["overall"]["mean_of_categories"] < high
+    # Averaging two categories narrows the interval of either one.
+    assert high - low < min(s["ci95"][1] - s["ci95"][0] for s in results["categories"].values())
+
+
+def test_paired_bootstrap_finds_a_known_shift() -> None:
+    base = np.random.default_rng(0).uniform(2, 8, size=60)
+    noise = np.random.default_rng(1).normal(0, 0.3, size=60)
+    a = {f"s{i}": float(score) for i, score in enumerate(base)}
+    b = {
+        f"s{i}": float(score + 1.0 + e)
+        for i, (score, e) in enumerate(zip(base, noise, strict=True))
+    }
+    b["only_in_b"] = 10.0
+
+    result = paired_bootstrap(a, b, seed=0)
+
+    assert result["n_shared"] == 60
+    assert result["mean_diff"] == pytest.approx(1.0 + noise.mean())
+    assert result["mean_b"] - result["mean_a"] == pytest.approx(result["mean_diff"])
+    low, high = result["ci95"]
+    assert low < 1.0 < high
+    assert result["p_value"] < 0.001
+    assert paired_bootstrap(a, b, seed=0) == result
+
+
+def test_paired_bootstrap_without_difference() -> None:
+    scores = {f"s{i}": float(i % 11) for i in range(30)}
+    result = paired_bootstrap(scores, dict(scores))
+
+    assert result["mean_diff"] == 0.0
+    assert result["ci95"] == [0.0, 0.0]
+    assert result["p_value"] == 1.0
+
+
+def test_paired_bootstrap_with_nothing_shared() -> None:
+    result = paired_bootstrap({"a": 1.0}, {"b": 2.0})
+
+    assert result["n_shared"] == 0
+    assert result["mean_diff"] is None and result["ci95"] is None and result["p_value"] is None
