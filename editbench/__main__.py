@@ -41,7 +41,11 @@ def main(cfg: DictConfig) -> None:
         )
         sys.exit(1)
     except KeyboardInterrupt:
-        print("editbench: interrupted; finished work is kept in the store, re-run to resume.", file=sys.stderr, flush=True)
+        print(
+            "editbench: interrupted; finished work is kept in the store, re-run to resume.",
+            file=sys.stderr,
+            flush=True,
+        )
         sys.exit(130)
 
 

@@ -1,8 +1,11 @@
-"""Run one phase (edit or score) on a set of spawned workers pulling batches from one queue.
+"""Run the edit and score phases on spawned workers that pull batches from one queue per phase.
 
-The parent only hands out work and listens: it starts the workers (all at once, or one after
-another's model has loaded), feeds the progress display from their events, and stops every
-worker as soon as one fails, is killed, or the user presses Ctrl-C.
+The parent only hands out work and listens: it starts the workers (all at once, or each after
+the previous one's model has loaded), feeds the progress display from their events, and stops
+every worker as soon as one fails, is killed, or the user presses Ctrl-C.
+
+Phases run one after the other (``shared`` layout) or together (``split``): then a ``feed``
+function turns every finished edit into judge work, so scoring consumes edits as they land.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import logging
 import queue
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +33,7 @@ STOP_GRACE_S = 5.0
 class WorkerStats:
     name: str
     devices: list[str]
+    python: str
     load_s: float = 0.0
     items: int = 0
     busy_s: float = 0.0
@@ -44,7 +48,7 @@ class PhaseStats:
     phase: str
     items: int = 0
     wall_s: float = 0.0
-    load_s: float = 0.0  # from the first worker's start until every model was loaded
+    load_s: float = 0.0  # from the phase's start until every one of its models was loaded
     workers: list[WorkerStats] = field(default_factory=list)
 
     @property
@@ -54,152 +58,239 @@ class PhaseStats:
         return self.items / busy if self.items and busy > 0 else None
 
 
+@dataclass
+class Phase:
+    """One phase's workers and the work known when it starts."""
+
+    specs: list[WorkerSpec]
+    batches: list[list[Any]]
+    batch_size: int = 1  # for work fed while the phase runs
+    python: str | None = None  # interpreter for this phase's workers (None: this one)
+
+    @property
+    def name(self) -> str:
+        return self.specs[0].phase
+
+
 class WorkerFailed(RuntimeError):
     """A worker raised, ran out of memory or was killed. The message names the worker, its
     devices, the samples it was on, and the cause."""
 
-    def __init__(self, worker: str, devices: Sequence[str], samples: Sequence[str], cause: str) -> None:
-        self.worker, self.devices, self.samples, self.cause = worker, list(devices), list(samples), cause
-        on = f"samples {', '.join(samples)}" if samples else "no sample (while starting or loading)"
+    def __init__(
+        self, worker: str, devices: Sequence[str], samples: Sequence[str], cause: str
+    ) -> None:
+        self.worker, self.devices, self.samples, self.cause = (
+            worker,
+            list(devices),
+            list(samples),
+            cause,
+        )
+        on = f"sample(s) {', '.join(samples)}" if samples else "no sample (starting or loading)"
         super().__init__(f"worker {worker} on {','.join(devices)} failed on {on}: {cause}")
 
 
-def run_phase(specs: Sequence[WorkerSpec], batches: Sequence[Sequence[Any]], load: str = "parallel") -> PhaseStats:
-    """Process every batch on the workers of ``specs``; returns the phase's timing.
+# A feed maps the keys of finished tasks of one phase to (phase name, new tasks) for another.
+Feed = Callable[[str, list[Any]], tuple[str, list[Any]] | None]
 
+
+def run_phases(
+    phases: Sequence[Phase], load: str = "parallel", feed: Feed | None = None
+) -> dict[str, PhaseStats]:
+    """Run ``phases`` at the same time until all their work is done; returns their timing.
+
+    A phase that ``feed`` sends work to stays open until every phase feeding it has finished.
     Raises :class:`WorkerFailed` (after stopping every worker) if any worker fails.
     """
-    phase = specs[0].phase
-    stats = PhaseStats(phase, workers=[WorkerStats(s.name, list(s.devices)) for s in specs])
-    total = sum(len(b) for b in batches)
-    if not batches:
-        return stats
-    context = mp.get_context("spawn")
-    tasks, events = context.Queue(), context.Queue()
-    for batch in batches:
-        tasks.put(list(batch))
-    for _ in specs:
-        tasks.put(None)  # one end marker per worker
-
-    by_name = {s.name: s for s in specs}
-    worker_stats = {w.name: w for w in stats.workers}
-    processes: dict[str, Any] = {}
-    current: dict[str, list[str]] = {s.name: [] for s in specs}
-    finished: set[str] = set()
-    pending = list(specs)
-    started = time.perf_counter()
-    bars = _Bars(phase, total, [s.name for s in specs])
-
-    def start_next() -> None:
-        spec = pending.pop(0)
-        process = context.Process(target=worker_main, args=(spec, tasks, events), name=spec.name, daemon=True)
-        process.start()
-        processes[spec.name] = process
-
-    try:
-        while pending and (load == "parallel" or not processes):
-            start_next()
-        loaded = 0
-        while len(finished) < len(specs):
-            try:
-                event = events.get(timeout=POLL_S)
-            except queue.Empty:
-                _check_alive(processes, finished, current, by_name, events)
-                continue
-            kind, name = event[0], event[1]
-            if kind == "loaded":
-                worker_stats[name].load_s = event[2]
-                loaded += 1
-                if loaded == len(specs):
-                    stats.load_s = time.perf_counter() - started
-                if pending:
-                    start_next()
-            elif kind == "started":
-                current[name] = event[2]
-            elif kind == "step":
-                bars.step(name, event[2], event[3])
-            elif kind == "done":
-                worker_stats[name].items += event[2]
-                worker_stats[name].busy_s += event[3]
-                stats.items += event[2]
-                current[name] = []
-                bars.done(name, event[2])
-            elif kind == "finished":
-                finished.add(name)
-            elif kind == "failed":
-                raise WorkerFailed(name, by_name[name].devices, event[2], event[3])
-    except BaseException:
-        _stop(processes)
-        raise
-    finally:
-        bars.close()
-        for q in (tasks, events):
-            q.cancel_join_thread()  # never block the parent on a queue whose readers are gone
-            q.close()
-    for process in processes.values():
-        process.join()
-    stats.wall_s = time.perf_counter() - started
-    return stats
+    return _Run(phases, load, feed).go()
 
 
-def _check_alive(processes, finished, current, by_name, events) -> None:
-    """Raise :class:`WorkerFailed` for a worker that exited without saying so (killed by a
-    signal or the OOM killer). Its last events may still be in flight, so read them first."""
-    for name, process in processes.items():
-        if name in finished or process.exitcode is None:
-            continue
-        deadline = time.perf_counter() + 1.0
-        while time.perf_counter() < deadline:
-            try:
-                event = events.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if event[0] == "failed":
-                raise WorkerFailed(event[1], by_name[event[1]].devices, event[2], event[3])
-            if event[0] == "finished" and event[1] == name:
-                finished.add(name)
-                return
-            if event[0] == "started":
-                current[event[1]] = event[2]
-        code = process.exitcode
-        cause = f"killed by signal {-code}" if code < 0 else f"exited with code {code} without reporting"
-        raise WorkerFailed(name, by_name[name].devices, current[name], cause)
+class _Run:
+    def __init__(self, phases: Sequence[Phase], load: str, feed: Feed | None) -> None:
+        self.context = mp.get_context("spawn")
+        self.phases = {p.name: p for p in phases}
+        self.load, self.feed = load, feed
+        self.events = self.context.Queue()
+        self.tasks = {p.name: self.context.Queue() for p in phases}
+        self.specs = {s.name: s for p in phases for s in p.specs}
+        self.stats = {
+            p.name: PhaseStats(
+                p.name,
+                workers=[
+                    WorkerStats(s.name, list(s.devices), p.python or sys.executable)
+                    for s in p.specs
+                ],
+            )
+            for p in phases
+        }
+        self.worker_stats = {w.name: w for st in self.stats.values() for w in st.workers}
+        self.processes: dict[str, Any] = {}
+        self.current: dict[str, list[Any]] = {name: [] for name in self.specs}
+        self.finished: set[str] = set()
+        self.loaded: set[str] = set()
+        self.pending = [s for p in phases for s in p.specs]
+        self.held: dict[str, list[Any]] = {p.name: [] for p in phases}  # fed, not yet a full batch
+        # Only a phase that nothing feeds can be closed from the start; with a feed, the first
+        # phase feeds the others, which close when it has finished.
+        self.open = {p.name for p in phases[1:]} if feed else set()
+        self.started = time.perf_counter()
+        self.bars = _Bars(
+            {p.name: sum(len(b) for b in p.batches) for p in phases},
+            {s.name: p.name for p in phases for s in p.specs},
+        )
 
-
-def _stop(processes: dict[str, Any]) -> None:
-    """Stop every live worker: SIGTERM, then SIGKILL after a grace period. Leaves no orphans."""
-    for process in processes.values():
-        if process.is_alive():
-            process.terminate()
-    deadline = time.perf_counter() + STOP_GRACE_S
-    for process in processes.values():
-        process.join(max(0.0, deadline - time.perf_counter()))
-        if process.is_alive():
-            process.kill()
+    def go(self) -> dict[str, PhaseStats]:
+        try:
+            for name, phase in self.phases.items():
+                for batch in phase.batches:
+                    self.tasks[name].put(list(batch))
+                if name not in self.open:
+                    self._close(name)
+            while self.pending and (self.load == "parallel" or not self.processes):
+                self._start_next()
+            while len(self.finished) < len(self.specs):
+                try:
+                    event = self.events.get(timeout=POLL_S)
+                except queue.Empty:
+                    self._check_alive()
+                    continue
+                self._handle(event)
+        except BaseException:
+            self._stop()
+            raise
+        finally:
+            self.bars.close()
+            for q in (self.events, *self.tasks.values()):
+                q.cancel_join_thread()  # never block on a queue whose readers are gone
+                q.close()
+        for process in self.processes.values():
             process.join()
+        return self.stats
+
+    def _start_next(self) -> None:
+        spec = self.pending.pop(0)
+        phase = self.phases[spec.phase]
+        # spawn reads the interpreter when a process starts, so each phase can have its own.
+        self.context.set_executable(phase.python or sys.executable)
+        try:
+            process = self.context.Process(
+                target=worker_main,
+                args=(spec, self.tasks[spec.phase], self.events),
+                name=spec.name,
+                daemon=True,
+            )
+            process.start()
+        finally:
+            self.context.set_executable(sys.executable)
+        self.processes[spec.name] = process
+
+    def _close(self, phase: str) -> None:
+        """No more work for ``phase``: hand out what is held and one end marker per worker."""
+        held, batch_size = self.held[phase], self.phases[phase].batch_size
+        for i in range(0, len(held), batch_size):
+            self.tasks[phase].put(held[i : i + batch_size])
+        held.clear()
+        for _ in self.phases[phase].specs:
+            self.tasks[phase].put(None)
+        self.open.discard(phase)
+
+    def _handle(self, event: tuple) -> None:
+        kind, name = event[0], event[1]
+        phase = self.specs[name].phase
+        if kind == "loaded":
+            self.worker_stats[name].load_s = event[2]
+            self.loaded.add(name)
+            if all(s.name in self.loaded for s in self.phases[phase].specs):
+                self.stats[phase].load_s = time.perf_counter() - self.started
+            if self.pending:
+                self._start_next()
+        elif kind == "started":
+            self.current[name] = event[2]
+        elif kind == "step":
+            self.bars.step(name, event[2], event[3])
+        elif kind == "done":
+            keys, seconds = event[2], event[3]
+            self.worker_stats[name].items += len(keys)
+            self.worker_stats[name].busy_s += seconds
+            self.stats[phase].items += len(keys)
+            self.current[name] = []
+            self.bars.done(name, len(keys))
+            if self.feed and (fed := self.feed(phase, keys)):
+                self._hand_out(*fed)
+        elif kind == "finished":
+            self.finished.add(name)
+            if all(s.name in self.finished for s in self.phases[phase].specs):
+                self.stats[phase].wall_s = time.perf_counter() - self.started
+                for other in list(self.open):
+                    self._close(other)
+        elif kind == "failed":
+            raise WorkerFailed(name, self.specs[name].devices, event[2], event[3])
+
+    def _hand_out(self, phase: str, tasks: list[Any]) -> None:
+        self.bars.grow(phase, len(tasks))
+        held, batch_size = self.held[phase], self.phases[phase].batch_size
+        held.extend(tasks)
+        while len(held) >= batch_size:
+            self.tasks[phase].put(held[:batch_size])
+            del held[:batch_size]
+
+    def _check_alive(self) -> None:
+        """Raise :class:`WorkerFailed` for a worker that exited without saying so (killed by
+        a signal or the OOM killer). Its last events may still be in flight: read them first."""
+        for name, process in self.processes.items():
+            if name in self.finished or process.exitcode is None:
+                continue
+            deadline = time.perf_counter() + 1.0
+            while time.perf_counter() < deadline:
+                try:
+                    self._handle(self.events.get(timeout=0.1))
+                except queue.Empty:
+                    continue
+                if name in self.finished:
+                    return
+            code = process.exitcode
+            cause = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            raise WorkerFailed(name, self.specs[name].devices, self.current[name], cause)
+
+    def _stop(self) -> None:
+        """Stop every live worker: SIGTERM, then SIGKILL after a grace period. No orphans."""
+        for process in self.processes.values():
+            if process.is_alive():
+                process.terminate()
+        deadline = time.perf_counter() + STOP_GRACE_S
+        for process in self.processes.values():
+            process.join(max(0.0, deadline - time.perf_counter()))
+            if process.is_alive():
+                process.kill()
+                process.join()
 
 
 class _Bars:
-    """One progress bar for the phase's total and one per worker (with denoising steps)."""
+    """A total bar per phase and one bar per worker (with its denoising step)."""
 
-    def __init__(self, phase: str, total: int, workers: Sequence[str]) -> None:
+    def __init__(self, totals: dict[str, int], workers: dict[str, str]) -> None:
         options = {"file": sys.stderr, "dynamic_ncols": True, "mininterval": 0.5}
-        self.total = tqdm(total=total, desc=f"{phase} total", unit="img", position=0, **options)
+        self.totals = {
+            phase: tqdm(total=total, desc=f"{phase} total", unit="img", position=i, **options)
+            for i, (phase, total) in enumerate(totals.items())
+        }
         self.workers = {
-            name: tqdm(total=None, desc=name, unit="img", position=i + 1, leave=False, **options)
+            name: tqdm(desc=name, unit="img", position=len(totals) + i, leave=False, **options)
             for i, name in enumerate(workers)
         }
+        self.phase_of = workers
+
+    def grow(self, phase: str, items: int) -> None:
+        self.totals[phase].total += items
+        self.totals[phase].refresh()
 
     def step(self, name: str, step: int, total: int) -> None:
-        self.workers[name].set_postfix_str(f"step {step}/{total}", refresh=False)
-        self.workers[name].refresh()
+        self.workers[name].set_postfix_str(f"step {step}/{total}")
 
     def done(self, name: str, items: int) -> None:
         self.workers[name].set_postfix_str("", refresh=False)
         self.workers[name].update(items)
-        self.total.update(items)
+        self.totals[self.phase_of[name]].update(items)
 
     def close(self) -> None:
-        for bar in self.workers.values():
+        for bar in (*self.workers.values(), *self.totals.values()):
             bar.close()
-        self.total.close()

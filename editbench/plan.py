@@ -72,18 +72,28 @@ def make_plan(
             }
         )
         edits.append(
-            EditTask(edit_key, sample.id, EditRequest(sample.image, sample.instruction, seed), source_sha256)
+            EditTask(
+                edit_key,
+                sample.id,
+                EditRequest(sample.image, sample.instruction, seed),
+                source_sha256,
+            )
         )
         edited_image = str(store.edit_image_path(edit_key))
         request = render_judge_request(sample, edited_image, prompts[sample.category])
         prompt_sha256 = content_hash(
             {
-                "messages": _name_images(request.messages, {sample.image: f"source:{source_sha256}", edited_image: f"edit:{edit_key}"}),
+                "messages": _name_images(
+                    request.messages,
+                    {sample.image: f"source:{source_sha256}", edited_image: f"edit:{edit_key}"},
+                ),
                 "score_prefix": request.score_prefix,
                 "reasoning_first": request.reasoning_first,
             }
         )
-        judgement_key = content_hash({"edit_key": edit_key, "judge": judge_fingerprint, "prompt_sha256": prompt_sha256})
+        judgement_key = content_hash(
+            {"edit_key": edit_key, "judge": judge_fingerprint, "prompt_sha256": prompt_sha256}
+        )
         judgements.append(JudgeTask(judgement_key, sample.id, edit_key, request, prompt_sha256))
     return Plan(list(samples), edits, judgements)
 

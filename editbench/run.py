@@ -9,105 +9,27 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
 
 from editbench.aggregate import aggregate
-from editbench.devices import resolve_devices
-from editbench.errors import EditbenchError
-from editbench.launcher import PhaseStats, WorkerFailed, run_phase
+from editbench.launcher import PhaseStats
 from editbench.plan import Plan, make_plan
-from editbench.prompts import check_prompts
-from editbench.records import CATEGORIES, Sample
+from editbench.records import CATEGORIES
 from editbench.report import write_report
+from editbench.schedule import execute
+from editbench.setup import validate
 from editbench.store import Store
 from editbench.tracking import flatten
-from editbench.worker import EDIT, SCORE, WorkerSpec
+from editbench.worker import EDIT, SCORE
 
 log = logging.getLogger(__name__)
-
-# Scorer keys that tell the launcher how to place the judge; they are not judge arguments.
-PLACEMENT_KEYS = ("placement",)
-PLACEMENTS = ("replica", "spread")
-
-
-@dataclass
-class Setup:
-    """Everything validated before any model loads."""
-
-    samples: list[Sample]
-    prompts: dict[str, dict[str, Any]]
-    devices: list[str]
-    editor_config: dict[str, Any]
-    judge_config: dict[str, Any]
-    placement: str
-    editor_fingerprint: dict[str, Any]
-    judge_fingerprint: dict[str, Any]
-
-
-def validate(cfg: DictConfig) -> Setup:
-    """Check the dataset, the prompts, the devices and the model configs, in that order.
-
-    Raises :class:`EditbenchError` naming the first bad value. Loads no model (building a
-    missing tiny model into the cache is the only work, once, on the CPU).
-    """
-    samples = instantiate(cfg.dataset)
-    prompts = {c: OmegaConf.to_container(cfg.prompts[c], resolve=True) for c in CATEGORIES}
-    check_prompts(prompts, samples)
-    devices = resolve_devices(cfg.gpus)
-    if cfg.layout.name != "shared":
-        raise EditbenchError(f"layout.name={cfg.layout.name!r} is not supported; expected 'shared'")
-    if cfg.layout.load not in ("parallel", "serial"):
-        raise EditbenchError(f"layout.load={cfg.layout.load!r}; expected 'parallel' or 'serial'")
-    if cfg.layout.workers_per_device < 1:
-        raise EditbenchError(
-            f"layout.workers_per_device={cfg.layout.workers_per_device}; expected at least 1"
-        )
-    editor_config = _resolved(cfg, "editor")
-    judge_config = _resolved(cfg, "scorer")
-    placement = judge_config.get("placement", "replica")
-    if placement not in PLACEMENTS:
-        raise EditbenchError(f"scorer.placement={placement!r}; expected one of {list(PLACEMENTS)}")
-    judge_config = {k: v for k, v in judge_config.items() if k not in PLACEMENT_KEYS}
-    editor = _build("editor", editor_config)
-    judge = _build("scorer", judge_config)
-    return Setup(
-        samples,
-        prompts,
-        devices,
-        editor_config,
-        judge_config,
-        placement,
-        editor.fingerprint(),
-        judge.fingerprint(),
-    )
-
-
-def _resolved(cfg: DictConfig, group: str) -> dict[str, Any]:
-    try:
-        return OmegaConf.to_container(cfg[group], resolve=True, throw_on_missing=True)
-    except MissingMandatoryValue as error:
-        raise EditbenchError(
-            f"{error.full_key} has no value; set it, e.g. {error.full_key}=..."
-        ) from None
-
-
-def _build(group: str, config: dict[str, Any]) -> Any:
-    """Instantiate an editor or judge (cheap: constructors only check their arguments)."""
-    try:
-        return instantiate(config)
-    except Exception as error:
-        cause = error.__cause__ or error
-        raise EditbenchError(f"{group} config ({config.get('_target_')}): {cause}") from None
 
 
 def run(
@@ -137,15 +59,15 @@ def run(
     tracker.start(_run_name(choices or {}), _tags(cfg, choices or {}), flatten(resolved))
     status = "FAILED"
     try:
-        edit_stats, edits_done = _edit_phase(cfg, setup, plan, store, output_dir)
-        score_stats, judgements_done = _score_phase(cfg, setup, plan, store, output_dir)
+        stats, done = execute(cfg, setup, plan, store, output_dir)
+        edit_stats, score_stats = stats[EDIT], stats[SCORE]
         rows = collect_rows(plan, store)
         results = aggregate(rows, CATEGORIES, n_bootstrap=cfg.bootstrap_samples, seed=cfg.seed)
         results["work"] = {
-            "edits_done": edits_done,
-            "edits_reused": len(plan.edits) - edits_done,
-            "judgements_done": judgements_done,
-            "judgements_reused": len(plan.judgements) - judgements_done,
+            "edits_done": done["edits"],
+            "edits_reused": len(plan.edits) - done["edits"],
+            "judgements_done": done["judgements"],
+            "judgements_reused": len(plan.judgements) - done["judgements"],
         }
         results["timing"] = {
             "wall_s": round(time.perf_counter() - started, 3),
@@ -175,74 +97,6 @@ def run(
         raise
     finally:
         tracker.finish(status)
-
-
-def _worker_specs(
-    phase: str,
-    config: dict[str, Any],
-    groups: Sequence[tuple[str, ...]],
-    cfg: DictConfig,
-    output_dir: Path,
-) -> list[WorkerSpec]:
-    names = [f"{phase}-{i}" for i in range(len(groups))]
-    threads = max(1, (os.cpu_count() or 1) // len(groups))
-    return [
-        WorkerSpec(
-            name,
-            phase,
-            devices,
-            config,
-            str(Path(cfg.store.root).resolve()),
-            str(output_dir / f"{name}.log"),
-            threads,
-        )
-        for name, devices in zip(names, groups, strict=True)
-    ]
-
-
-def _replicas(devices: Sequence[str], per_device: int) -> list[tuple[str, ...]]:
-    return [(device,) for device in devices for _ in range(per_device)]
-
-
-def _edit_phase(
-    cfg: DictConfig, setup: Setup, plan: Plan, store: Store, output_dir: Path
-) -> tuple[PhaseStats, int]:
-    todo = [task for task in plan.edits if store.read_edit(task.key) is None]
-    log.info(
-        "edit: %d of %d to do, %d in the store",
-        len(todo),
-        len(plan.edits),
-        len(plan.edits) - len(todo),
-    )
-    if not todo:
-        return PhaseStats(EDIT), 0
-    groups = _replicas(setup.devices, cfg.layout.workers_per_device)[: len(todo)]
-    specs = _worker_specs(EDIT, setup.editor_config, groups, cfg, output_dir)
-    stats = run_phase(specs, [[task] for task in todo], load=cfg.layout.load)
-    return stats, len(todo)
-
-
-def _score_phase(
-    cfg: DictConfig, setup: Setup, plan: Plan, store: Store, output_dir: Path
-) -> tuple[PhaseStats, int]:
-    todo = [task for task in plan.judgements if store.read_judgement(task.key) is None]
-    log.info(
-        "score: %d of %d to do, %d in the store",
-        len(todo),
-        len(plan.judgements),
-        len(plan.judgements) - len(todo),
-    )
-    if not todo:
-        return PhaseStats(SCORE), 0
-    batch_size = setup.judge_config.get("batch_size", 1)
-    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
-    if setup.placement == "spread":
-        groups = [tuple(setup.devices)]
-    else:
-        groups = _replicas(setup.devices, cfg.layout.workers_per_device)[: len(batches)]
-    specs = _worker_specs(SCORE, setup.judge_config, groups, cfg, output_dir)
-    stats = run_phase(specs, batches, load=cfg.layout.load)
-    return stats, len(todo)
 
 
 def collect_rows(plan: Plan, store: Store) -> list[dict[str, Any]]:
@@ -358,6 +212,3 @@ def _details(cfg: DictConfig, choices: Mapping[str, str], output_dir: Path) -> d
         "run folder": str(output_dir),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-
-
-__all__ = ["WorkerFailed", "collect_rows", "metrics", "run", "validate"]

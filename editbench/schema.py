@@ -26,6 +26,9 @@ class DiffusersEditorSchema:
     negative_prompt: str = " "
     height: int | None = None
     width: int | None = None
+    # Read by the launcher: run this phase's workers under another interpreter (a venv or
+    # conda env with editbench installed and the libraries this model needs).
+    python: str | None = None
 
 
 @dataclass
@@ -43,6 +46,7 @@ class Qwen3VLJudgeSchema:
     # Read by the launcher, not passed to the judge: one replica per device, or one judge
     # spread over all the layout's devices with device_map.
     placement: str = "replica"  # replica | spread
+    python: str | None = None  # as for the editor
 
 
 @dataclass
@@ -72,7 +76,10 @@ class DatasetSchema:
 
 @dataclass
 class LayoutSchema:
-    name: str = "shared"  # shared: every device edits, then every device scores
+    # shared: every device edits, then every device scores (each model has the whole GPU);
+    # split: the first `edit_devices` devices edit while the others score, at the same time.
+    name: str = "shared"
+    edit_devices: int | None = None  # split only; None: half of the devices, rounded up
     workers_per_device: int = 1
     load: str = "parallel"  # parallel | serial: stagger model loads to bound host memory
 

@@ -74,7 +74,11 @@ class Store:
         """The edit's record if the edit is complete and intact, else None."""
         record = _read_json(self._path("edits", key, ".json"))
         image = self.edit_image_path(key)
-        if record is None or not image.is_file() or file_sha256(image) != record.get("image_sha256"):
+        if (
+            record is None
+            or not image.is_file()
+            or file_sha256(image) != record.get("image_sha256")
+        ):
             return None
         return record
 

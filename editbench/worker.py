@@ -45,12 +45,20 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any) -> None:
     try:
         _set_device(spec)
         _open_log(spec.log_file)
-        log.info("worker %s: phase=%s devices=%s pid=%d", spec.name, spec.phase, spec.devices, os.getpid())
+        log.info(
+            "worker %s: phase=%s devices=%s pid=%d",
+            spec.name,
+            spec.phase,
+            spec.devices,
+            os.getpid(),
+        )
         from hydra.utils import instantiate
 
         started = time.perf_counter()
         log.info("building %s", spec.model_config["_target_"])
         model = instantiate(spec.model_config)
+        if spec.phase == EDIT:
+            model.step_callback = lambda step, total: events.put(("step", spec.name, step, total))
         if spec.phase == EDIT:
             model.load(spec.devices[0])
         else:
@@ -64,12 +72,12 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any) -> None:
             events.put(("started", spec.name, current))
             started = time.perf_counter()
             if spec.phase == EDIT:
-                _edit(model, batch, store, spec, events)
+                _edit(model, batch, store, spec)
             else:
                 _score(model, batch, store, spec)
             seconds = time.perf_counter() - started
             log.info("%s %s in %.2f s", spec.phase, current, seconds)
-            events.put(("done", spec.name, len(batch), seconds))
+            events.put(("done", spec.name, [task.key for task in batch], seconds))
             current = []
         events.put(("finished", spec.name))
     except BaseException as error:  # report anything, including SystemExit from a library
@@ -99,12 +107,9 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _edit(editor: Any, batch: Sequence[EditTask], store: Store, spec: WorkerSpec, events: Any) -> None:
-    def on_step(step: int, total: int) -> None:
-        events.put(("step", spec.name, step, total))
-
+def _edit(editor: Any, batch: Sequence[EditTask], store: Store, spec: WorkerSpec) -> None:
     started = time.perf_counter()
-    images = editor.edit([task.request for task in batch], on_step=on_step)
+    images = editor.edit([task.request for task in batch])
     seconds = (time.perf_counter() - started) / len(batch)
     for task, image in zip(batch, images, strict=True):
         store.write_edit(

@@ -25,7 +25,9 @@ def tiny_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the tiny models once per test session, away from the user's cache.
 
     Subprocess tests inherit the variable, so the CLI reuses the same models."""
-    cache = Path(os.environ.get("EDITBENCH_TEST_CACHE") or tmp_path_factory.mktemp("editbench-cache"))
+    cache = Path(
+        os.environ.get("EDITBENCH_TEST_CACHE") or tmp_path_factory.mktemp("editbench-cache")
+    )
     previous = os.environ.get("EDITBENCH_CACHE")
     os.environ["EDITBENCH_CACHE"] = str(cache)
     yield cache

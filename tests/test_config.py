@@ -9,8 +9,8 @@ from omegaconf import OmegaConf
 
 from editbench.editors.base import Editor
 from editbench.errors import EditbenchError
-from editbench.run import validate
 from editbench.scorers.base import Scorer
+from editbench.setup import validate
 from editbench.tracking import MlflowTracker, NoTracking
 
 from .conftest import CONF

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PIL import Image
@@ -16,7 +16,12 @@ class Editor(ABC):
 
     Construction is cheap and loads nothing: the parent process builds editors to read their
     fingerprint; a worker calls :meth:`load` once, then :meth:`edit` on batches.
+
+    ``step_callback``, when a worker sets it, is called as ``step_callback(step, total_steps)``
+    after every denoising step, for live progress.
     """
+
+    step_callback: Callable[[int, int], None] | None = None
 
     @abstractmethod
     def fingerprint(self) -> dict[str, Any]:

@@ -1,0 +1,115 @@
+"""An editor over a diffusers instruction-editing pipeline (Qwen-Image-Edit and Edit-Plus)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from PIL import Image
+
+from editbench.editors.base import Editor
+from editbench.records import EditRequest
+
+# Pipelines whose __call__ takes (image, prompt, negative_prompt, true_cfg_scale, ...).
+SUPPORTED_PIPELINES = ("QwenImageEditPipeline", "QwenImageEditPlusPipeline")
+SUPPORTED_DTYPES = ("float32", "float16", "bfloat16")
+
+
+class DiffusersEditor(Editor):
+    """Edits with a diffusers pipeline loaded by hub id or local path, one request at a time.
+
+    ``step_callback`` (see :class:`Editor`) hears every denoising step of every request, through
+    the pipeline's ``callback_on_step_end``; ``step`` counts from 1.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        pipeline: str = "QwenImageEditPipeline",
+        revision: str | None = None,
+        dtype: str = "bfloat16",
+        num_inference_steps: int = 50,
+        true_cfg_scale: float = 4.0,
+        negative_prompt: str = " ",
+        height: int | None = None,
+        width: int | None = None,
+    ) -> None:
+        if pipeline not in SUPPORTED_PIPELINES:
+            raise ValueError(
+                f"Unsupported pipeline {pipeline!r}. "
+                f"Supported pipelines: {list(SUPPORTED_PIPELINES)}"
+            )
+        if dtype not in SUPPORTED_DTYPES:
+            raise ValueError(
+                f"Unsupported dtype {dtype!r}. Supported dtypes: {list(SUPPORTED_DTYPES)}"
+            )
+        self.model = model
+        self.pipeline = pipeline
+        self.revision = revision
+        self.dtype = dtype
+        self.num_inference_steps = num_inference_steps
+        self.true_cfg_scale = true_cfg_scale
+        self.negative_prompt = negative_prompt
+        self.height = height
+        self.width = width
+        self._pipe: Any = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Class, model, revision, dtype and every generation parameter."""
+        return {
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "model": self.model,
+            "pipeline": self.pipeline,
+            "revision": self.revision,
+            "dtype": self.dtype,
+            "num_inference_steps": self.num_inference_steps,
+            "true_cfg_scale": self.true_cfg_scale,
+            "negative_prompt": self.negative_prompt,
+            "height": self.height,
+            "width": self.width,
+        }
+
+    def load(self, device: str) -> None:
+        """Load the pipeline in ``dtype`` and move it to ``device``."""
+        # Imported here: the parent builds editors only to read their fingerprint.
+        import diffusers
+
+        pipeline_class = getattr(diffusers, self.pipeline)
+        pipe = pipeline_class.from_pretrained(
+            self.model, revision=self.revision, dtype=getattr(torch, self.dtype)
+        )
+        pipe.to(device)
+        pipe.set_progress_bar_config(disable=True)
+        self._pipe = pipe
+
+    def edit(self, requests: Sequence[EditRequest]) -> list[Image.Image]:
+        """Edit each request in turn; see :meth:`Editor.edit`."""
+        if self._pipe is None:
+            raise RuntimeError("DiffusersEditor.edit() called before load()")
+        return [self._edit_one(request) for request in requests]
+
+    def _edit_one(self, request: EditRequest) -> Image.Image:
+        with Image.open(request.image) as source:
+            image = source.convert("RGB")
+        # A CPU generator draws the same noise whatever the pipeline's device.
+        generator = torch.Generator().manual_seed(request.seed)
+        output = self._pipe(
+            image=image,
+            prompt=request.instruction,
+            negative_prompt=self.negative_prompt,
+            true_cfg_scale=self.true_cfg_scale,
+            num_inference_steps=self.num_inference_steps,
+            height=self.height,
+            width=self.width,
+            generator=generator,
+            callback_on_step_end=self._on_step_end if self.step_callback else None,
+        )
+        return output.images[0].convert("RGB")
+
+    def _on_step_end(
+        self, pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        self.step_callback(step + 1, pipe.num_timesteps)
+        # diffusers reads back the tensors it passed in; returning them unchanged edits nothing.
+        return callback_kwargs

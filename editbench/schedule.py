@@ -1,0 +1,123 @@
+"""Turn a validated, planned run into worker phases, and run them per the layout."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from editbench.launcher import Phase, PhaseStats, run_phases
+from editbench.plan import JudgeTask, Plan
+from editbench.setup import Setup
+from editbench.store import Store
+from editbench.worker import EDIT, SCORE, WorkerSpec
+
+log = logging.getLogger(__name__)
+
+
+def execute(
+    cfg: DictConfig, setup: Setup, plan: Plan, store: Store, output_dir: Path
+) -> tuple[dict[str, PhaseStats], dict[str, int]]:
+    """Edit what the store lacks, then judge what the store lacks (at the same time under the
+    split layout). Returns each phase's timing and how many edits and judgements were done."""
+    edits = [task for task in plan.edits if store.read_edit(task.key) is None]
+    judgements = [task for task in plan.judgements if store.read_judgement(task.key) is None]
+    log.info("edit: %d to do, %d in the store", len(edits), len(plan.edits) - len(edits))
+    log.info(
+        "score: %d to do, %d in the store", len(judgements), len(plan.judgements) - len(judgements)
+    )
+    done = {"edits": len(edits), "judgements": len(judgements)}
+    stats = {EDIT: PhaseStats(EDIT), SCORE: PhaseStats(SCORE)}
+    if not edits and not judgements:
+        return stats, done
+
+    per_device = cfg.layout.workers_per_device
+    batch_size = setup.judge_config.get("batch_size", 1)
+    edit_groups = _replicas(setup.edit_devices, per_device)[: len(edits)]
+    if setup.placement == "spread":
+        score_groups = [tuple(setup.score_devices)]
+    else:
+        batches = -(-len(judgements) // batch_size)
+        score_groups = _replicas(setup.score_devices, per_device)[:batches]
+    together = cfg.layout.name == "split" and edits and judgements
+    threads = _threads_per_worker(edit_groups, score_groups, together)
+    edit_phase = Phase(
+        _specs(EDIT, setup.editor_config, edit_groups, store, output_dir, threads),
+        [[task] for task in edits],
+        1,
+        setup.editor_python,
+    )
+    score_specs = _specs(SCORE, setup.judge_config, score_groups, store, output_dir, threads)
+
+    if together:
+        # Judge at once what is already edited; the rest as its edit lands.
+        pending = {task.key for task in edits}
+        waiting: dict[str, list[JudgeTask]] = {}
+        for task in judgements:
+            waiting.setdefault(task.edit_key, []).append(task)
+        ready = [task for task in judgements if task.edit_key not in pending]
+
+        def feed(phase: str, keys: list[str]) -> tuple[str, list[Any]] | None:
+            if phase != EDIT:
+                return None
+            return SCORE, [task for key in keys for task in waiting.pop(key, [])]
+
+        score_phase = Phase(
+            score_specs, _batches(ready, batch_size), batch_size, setup.judge_python
+        )
+        stats.update(run_phases([edit_phase, score_phase], cfg.layout.load, feed))
+        return stats, done
+    if edits:
+        stats.update(run_phases([edit_phase], cfg.layout.load))
+    if judgements:
+        score_phase = Phase(
+            score_specs, _batches(judgements, batch_size), batch_size, setup.judge_python
+        )
+        stats.update(run_phases([score_phase], cfg.layout.load))
+    return stats, done
+
+
+def _batches(tasks: Sequence[Any], size: int) -> list[list[Any]]:
+    return [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
+
+
+def _replicas(devices: Sequence[str], per_device: int) -> list[tuple[str, ...]]:
+    return [(device,) for device in devices for _ in range(per_device)]
+
+
+def _threads_per_worker(
+    edit_groups: Sequence[tuple[str, ...]], score_groups: Sequence[tuple[str, ...]], together: bool
+) -> int:
+    """Share the cores among the workers that run at the same time."""
+    at_once = (
+        len(edit_groups) + len(score_groups)
+        if together
+        else max(len(edit_groups), len(score_groups))
+    )
+    return max(1, (os.cpu_count() or 1) // max(1, at_once))
+
+
+def _specs(
+    phase: str,
+    config: dict[str, Any],
+    groups: Sequence[tuple[str, ...]],
+    store: Store,
+    output_dir: Path,
+    threads: int,
+) -> list[WorkerSpec]:
+    return [
+        WorkerSpec(
+            name=f"{phase}-{i}",
+            phase=phase,
+            devices=devices,
+            model_config=config,
+            store_root=str(store.root),
+            log_file=str(output_dir / f"{phase}-{i}.log"),
+            cpu_threads=threads,
+        )
+        for i, devices in enumerate(groups)
+    ]

@@ -1,0 +1,131 @@
+"""Validation first: everything a run needs, checked before any model loads."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+from editbench.devices import resolve_devices
+from editbench.errors import EditbenchError
+from editbench.prompts import check_prompts
+from editbench.records import CATEGORIES, Sample
+
+# Keys of the editor / scorer config that tell the launcher how to run the model; they are
+# not constructor arguments.
+LAUNCH_KEYS = ("placement", "python")
+PLACEMENTS = ("replica", "spread")
+LAYOUTS = ("shared", "split")
+LOAD_ORDERS = ("parallel", "serial")
+
+
+@dataclass
+class Setup:
+    """A validated run: its samples, prompts, devices and model configs."""
+
+    samples: list[Sample]
+    prompts: dict[str, dict[str, Any]]
+    edit_devices: list[str]
+    score_devices: list[str]
+    editor_config: dict[str, Any]  # constructor arguments with _target_
+    judge_config: dict[str, Any]
+    placement: str  # replica: one judge per device; spread: one judge over all score devices
+    editor_python: str | None
+    judge_python: str | None
+    editor_fingerprint: dict[str, Any]
+    judge_fingerprint: dict[str, Any]
+
+
+def validate(cfg: DictConfig) -> Setup:
+    """Check the dataset, the prompts, the devices and layout, then the model configs.
+
+    Raises :class:`EditbenchError` naming the bad value and what was expected. Loads no
+    model; building a missing tiny model into the cache is the only work, once, on the CPU.
+    """
+    samples = instantiate(cfg.dataset)
+    prompts = {c: OmegaConf.to_container(cfg.prompts[c], resolve=True) for c in CATEGORIES}
+    check_prompts(prompts, samples)
+    edit_devices, score_devices = split_devices(cfg.layout, resolve_devices(cfg.gpus))
+    editor = _launch_config("editor", cfg)
+    judge = _launch_config("scorer", cfg)
+    placement = judge.pop("placement", "replica")
+    if placement not in PLACEMENTS:
+        raise EditbenchError(f"scorer.placement={placement!r}; expected one of {list(PLACEMENTS)}")
+    editor_python, judge_python = editor.pop("python", None), judge.pop("python", None)
+    for group, python in (("editor", editor_python), ("scorer", judge_python)):
+        if python is not None:
+            check_interpreter(f"{group}.python", python)
+    return Setup(
+        samples=samples,
+        prompts=prompts,
+        edit_devices=edit_devices,
+        score_devices=score_devices,
+        editor_config=editor,
+        judge_config=judge,
+        placement=placement,
+        editor_python=editor_python,
+        judge_python=judge_python,
+        editor_fingerprint=_build("editor", editor).fingerprint(),
+        judge_fingerprint=_build("scorer", judge).fingerprint(),
+    )
+
+
+def split_devices(layout: DictConfig, devices: list[str]) -> tuple[list[str], list[str]]:
+    """The devices that edit and the devices that score, per ``layout``."""
+    if layout.name not in LAYOUTS:
+        raise EditbenchError(f"layout.name={layout.name!r}; expected one of {list(LAYOUTS)}")
+    if layout.load not in LOAD_ORDERS:
+        raise EditbenchError(f"layout.load={layout.load!r}; expected one of {list(LOAD_ORDERS)}")
+    if layout.workers_per_device < 1:
+        raise EditbenchError(
+            f"layout.workers_per_device={layout.workers_per_device}; expected at least 1"
+        )
+    if layout.name == "shared" or devices == ["cpu"]:
+        return devices, devices  # on the CPU, split runs both phases at once on the cores
+    if len(devices) < 2:
+        raise EditbenchError(
+            f"layout=split needs at least 2 devices (one to edit, one to score); got {devices}"
+        )
+    count = layout.edit_devices if layout.edit_devices is not None else -(-len(devices) // 2)
+    if not 1 <= count < len(devices):
+        raise EditbenchError(
+            f"layout.edit_devices={count}; expected 1 to {len(devices) - 1}"
+            f" (the rest of the {len(devices)} devices score)"
+        )
+    return devices[:count], devices[count:]
+
+
+def check_interpreter(key: str, python: str) -> None:
+    """``python`` must exist and import editbench, or its workers would die at start-up."""
+    if not Path(python).is_file():
+        raise EditbenchError(f"{key}={python!r}: no such interpreter; expected a path to python")
+    probe = subprocess.run(
+        [python, "-c", "import editbench"], capture_output=True, text=True, timeout=120
+    )
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+        raise EditbenchError(
+            f"{key}={python!r} cannot import editbench ({last}); install editbench into that"
+            " environment (pip install -e <this repository>)"
+        )
+
+
+def _launch_config(group: str, cfg: DictConfig) -> dict[str, Any]:
+    try:
+        return OmegaConf.to_container(cfg[group], resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as error:
+        raise EditbenchError(f"{error.full_key} has no value; set {error.full_key}=...") from None
+
+
+def _build(group: str, config: dict[str, Any]) -> Any:
+    """Instantiate an editor or judge: cheap, constructors only check their arguments."""
+    try:
+        return instantiate(config)
+    except Exception as error:
+        cause = error.__cause__ or error
+        raise EditbenchError(f"{group} config ({config.get('_target_')}): {cause}") from None

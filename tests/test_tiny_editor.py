@@ -1,0 +1,147 @@
+"""The tiny Qwen-Image-Edit model, its tokenizer, and DiffusersEditor running it on CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from editbench.editors.diffusers_editor import DiffusersEditor
+from editbench.records import EditRequest
+from editbench.tiny import ensure_tiny_model
+from editbench.tiny.tokenizer import build_qwen_tokenizer
+
+SIZE = 64  # output side; the pipeline still encodes its input at ~1024² whatever this is
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> str:
+    """Built in the session's cache (conftest sets EDITBENCH_CACHE), shared with other tests."""
+    return ensure_tiny_model("qwen_image_edit")
+
+
+@pytest.fixture(scope="module")
+def source_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("images") / "source.png"
+    Image.linear_gradient("L").resize((96, 64)).convert("RGB").save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def editor(tiny_model: str) -> DiffusersEditor:
+    editor = DiffusersEditor(
+        tiny_model, dtype="float32", num_inference_steps=2, height=SIZE, width=SIZE
+    )
+    editor.load("cpu")
+    return editor
+
+
+def test_tiny_model_is_built_once_then_reused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("EDITBENCH_CACHE", str(tmp_path))
+    first = ensure_tiny_model("qwen_image_edit")
+    index = Path(first) / "model_index.json"
+    built = index.stat()
+
+    assert ensure_tiny_model("qwen_image_edit") == first
+    assert (index.stat().st_ino, index.stat().st_mtime_ns) == (built.st_ino, built.st_mtime_ns)
+    assert [path.name for path in (tmp_path / "tiny").iterdir()] == [Path(first).name]
+
+
+def test_edit_returns_an_rgb_image_of_the_requested_size(
+    editor: DiffusersEditor, source_image: str
+) -> None:
+    (edited,) = editor.edit([EditRequest(source_image, "make it blue", seed=0)])
+
+    assert edited.mode == "RGB"
+    assert edited.size == (SIZE, SIZE)
+
+
+def test_seed_alone_decides_the_noise_and_steps_are_reported(
+    editor: DiffusersEditor, source_image: str
+) -> None:
+    steps: list[tuple[int, int]] = []
+    editor.step_callback = lambda step, total: steps.append((step, total))
+    try:
+        first, again, other = editor.edit(
+            [EditRequest(source_image, "make it blue", seed=seed) for seed in (1, 1, 2)]
+        )
+    finally:
+        editor.step_callback = None
+
+    assert first.tobytes() == again.tobytes()
+    assert first.tobytes() != other.tobytes()
+    assert steps == [(1, 2), (2, 2)] * 3
+
+
+def test_the_same_folder_runs_as_the_plus_pipeline(tiny_model: str, source_image: str) -> None:
+    editor = DiffusersEditor(
+        tiny_model,
+        pipeline="QwenImageEditPlusPipeline",
+        dtype="float32",
+        num_inference_steps=2,
+        height=SIZE,
+        width=SIZE,
+    )
+    editor.load("cpu")
+
+    (edited,) = editor.edit([EditRequest(source_image, "make it blue", seed=0)])
+
+    assert (edited.mode, edited.size) == ("RGB", (SIZE, SIZE))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("model", "Qwen/Qwen-Image-Edit-2509"),
+        ("pipeline", "QwenImageEditPlusPipeline"),
+        ("revision", "abc123"),
+        ("dtype", "float16"),
+        ("num_inference_steps", 8),
+        ("true_cfg_scale", 1.0),
+        ("negative_prompt", "blurry"),
+        ("height", 512),
+        ("width", 512),
+    ],
+)
+def test_fingerprint_changes_with_every_parameter(field: str, value: object) -> None:
+    base = DiffusersEditor(model="Qwen/Qwen-Image-Edit")
+    changed = DiffusersEditor(**{"model": "Qwen/Qwen-Image-Edit", field: value})
+
+    assert changed.fingerprint()[field] == value
+    assert changed.fingerprint() != base.fingerprint()
+
+
+@pytest.mark.parametrize(("field", "value"), [("pipeline", "FluxPipeline"), ("dtype", "float8")])
+def test_unsupported_values_are_named_in_the_error(field: str, value: str) -> None:
+    with pytest.raises(ValueError, match=value):
+        DiffusersEditor("Qwen/Qwen-Image-Edit", **{field: value})
+
+
+def test_edit_before_load_is_an_error(source_image: str) -> None:
+    with pytest.raises(RuntimeError, match="load"):
+        DiffusersEditor("Qwen/Qwen-Image-Edit").edit([EditRequest(source_image, "x", seed=0)])
+
+
+def test_tokenizer_splits_digits_and_renders_list_content_for_every_role() -> None:
+    tokenizer = build_qwen_tokenizer()
+    messages = [
+        {"role": "system", "content": [{"type": "text", "text": "You judge edits."}]},
+        {
+            "role": "user",
+            "content": [{"type": "image", "image": "/a.png"}, {"type": "text", "text": "Score?"}],
+        },
+        {"role": "assistant", "content": [{"type": "text", "text": "10"}]},
+    ]
+
+    rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    assert len(tokenizer("10", add_special_tokens=False).input_ids) == 2
+    assert rendered == (
+        "<|im_start|>system\nYou judge edits.<|im_end|>\n"
+        "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Score?<|im_end|>\n"
+        "<|im_start|>assistant\n10<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
