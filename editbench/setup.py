@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
@@ -47,19 +48,24 @@ def validate(cfg: DictConfig) -> Setup:
     Raises :class:`EditbenchError` naming the bad value and what was expected. Loads no
     model; building a missing tiny model into the cache is the only work, once, on the CPU.
     """
-    samples = instantiate(cfg.dataset)
+    try:
+        samples = instantiate(cfg.dataset)
+    except InstantiationException as error:
+        # The dataset's own EditbenchError says what is wrong; Hydra's wrapper adds nothing.
+        if isinstance(error.__cause__, EditbenchError):
+            raise error.__cause__ from None
+        raise
     prompts = {c: OmegaConf.to_container(cfg.prompts[c], resolve=True) for c in CATEGORIES}
     check_prompts(prompts, samples)
     edit_devices, score_devices = split_devices(cfg.layout, resolve_devices(cfg.gpus))
-    editor = _launch_config("editor", cfg)
-    judge = _launch_config("scorer", cfg)
-    placement = judge.pop("placement", "replica")
+    editor, editor_launch = model_config(cfg, "editor")
+    judge, judge_launch = model_config(cfg, "scorer")
+    placement = judge_launch.get("placement", "replica")
     if placement not in PLACEMENTS:
         raise EditbenchError(f"scorer.placement={placement!r}; expected one of {list(PLACEMENTS)}")
-    editor_python, judge_python = editor.pop("python", None), judge.pop("python", None)
-    for group, python in (("editor", editor_python), ("scorer", judge_python)):
-        if python is not None:
-            check_interpreter(f"{group}.python", python)
+    for group, launch in (("editor", editor_launch), ("scorer", judge_launch)):
+        if launch.get("python") is not None:
+            check_interpreter(f"{group}.python", launch["python"])
     return Setup(
         samples=samples,
         prompts=prompts,
@@ -68,8 +74,8 @@ def validate(cfg: DictConfig) -> Setup:
         editor_config=editor,
         judge_config=judge,
         placement=placement,
-        editor_python=editor_python,
-        judge_python=judge_python,
+        editor_python=editor_launch.get("python"),
+        judge_python=judge_launch.get("python"),
         editor_fingerprint=_build("editor", editor).fingerprint(),
         judge_fingerprint=_build("scorer", judge).fingerprint(),
     )
@@ -115,11 +121,15 @@ def check_interpreter(key: str, python: str) -> None:
         )
 
 
-def _launch_config(group: str, cfg: DictConfig) -> dict[str, Any]:
+def model_config(cfg: DictConfig, group: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The resolved ``editor`` or ``scorer`` config, split into constructor arguments (with
+    ``_target_``) and the keys the launcher reads (``placement``, ``python``)."""
     try:
-        return OmegaConf.to_container(cfg[group], resolve=True, throw_on_missing=True)
+        config = OmegaConf.to_container(cfg[group], resolve=True, throw_on_missing=True)
     except MissingMandatoryValue as error:
         raise EditbenchError(f"{error.full_key} has no value; set {error.full_key}=...") from None
+    launch = {key: config.pop(key) for key in LAUNCH_KEYS if key in config}
+    return config, launch
 
 
 def _build(group: str, config: dict[str, Any]) -> Any:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from editbench.editors.base import Editor
 from editbench.errors import EditbenchError
 from editbench.scorers.base import Scorer
-from editbench.setup import validate
+from editbench.setup import model_config, validate
 from editbench.tracking import MlflowTracker, NoTracking
 
 from .conftest import CONF
@@ -23,7 +22,9 @@ def options(group: str) -> list[str]:
 @pytest.mark.parametrize("option", options("editor"))
 def test_editor_options_instantiate(compose_config, option):
     cfg = compose_config(f"editor={option}")
-    editor = instantiate(cfg.editor)
+    config, launch = model_config(cfg, "editor")
+    assert launch == {"python": None}
+    editor = instantiate(config)
     assert isinstance(editor, Editor)
     assert editor.fingerprint()["model"] == cfg.editor.model
 
@@ -31,8 +32,8 @@ def test_editor_options_instantiate(compose_config, option):
 @pytest.mark.parametrize("option", options("scorer"))
 def test_scorer_options_instantiate(compose_config, option):
     cfg = compose_config(f"scorer={option}")
-    config = OmegaConf.to_container(cfg.scorer, resolve=True)
-    assert config.pop("placement") in ("replica", "spread")
+    config, launch = model_config(cfg, "scorer")
+    assert launch["placement"] in ("replica", "spread")
     judge = instantiate(config)
     assert isinstance(judge, Scorer)
     assert judge.fingerprint()["model"] == cfg.scorer.model
@@ -70,7 +71,7 @@ def test_demo_experiment_is_tiny_on_cpu(compose_config):
     assert cfg.gpus == "cpu"
     assert cfg.scorer.score_mode == "expected"  # so every demo sample gets a score
     setup = validate(cfg)
-    assert setup.devices == ["cpu"]
+    assert setup.edit_devices == setup.score_devices == ["cpu"]
     assert len(setup.samples) == 10
 
 
