@@ -4,6 +4,10 @@ A worker gets plain data only (a :class:`WorkerSpec` and the resolved model conf
 device, opens its log file, loads its model once, then pulls batches from the shared queue
 until it reads the end marker. Every result is written to the store as soon as it exists, and
 every step is reported to the parent on the event queue.
+
+This module imports only the standard library at the top: a worker started under another
+interpreter (``editor.python``) must restore that interpreter's own ``sys.path`` — spawn
+hands every child the parent's — before it imports editbench's libraries.
 """
 
 from __future__ import annotations
@@ -11,15 +15,17 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from editbench.plan import EditTask, JudgeTask
-from editbench.store import Store
+if TYPE_CHECKING:
+    from editbench.plan import EditTask, JudgeTask
+    from editbench.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +41,21 @@ class WorkerSpec:
     store_root: str
     log_file: str
     cpu_threads: int  # torch threads, so that CPU workers share the cores instead of fighting
+    # The interpreter's own sys.path when the phase runs under another interpreter, else None.
+    sys_path: tuple[str, ...] | None = None
 
 
 def worker_main(spec: WorkerSpec, tasks: Any, events: Any) -> None:
     """Entry point of a spawned worker (module scope, so that spawn can import it)."""
     # Ctrl-C reaches the whole process group; the parent alone decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if spec.sys_path is not None:
+        sys.path[:] = spec.sys_path
     current: list[str] = []
     try:
         _set_device(spec)
         _open_log(spec.log_file)
+        log.info("interpreter %s; sys.path %s", sys.executable, sys.path)
         log.info(
             "worker %s: phase=%s devices=%s pid=%d",
             spec.name,
@@ -54,12 +65,13 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any) -> None:
         )
         from hydra.utils import instantiate
 
+        from editbench.store import Store
+
         started = time.perf_counter()
         log.info("building %s", spec.model_config["_target_"])
         model = instantiate(spec.model_config)
         if spec.phase == EDIT:
             model.step_callback = lambda step, total: events.put(("step", spec.name, step, total))
-        if spec.phase == EDIT:
             model.load(spec.devices[0])
         else:
             model.load(list(spec.devices))
