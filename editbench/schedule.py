@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from editbench.launcher import Phase, PhaseStats, run_phases
 from editbench.plan import JudgeTask, Plan
-from editbench.setup import Setup
+from editbench.setup import Interpreter, Setup
 from editbench.store import Store
 from editbench.worker import EDIT, SCORE, WorkerSpec
 
@@ -44,14 +44,18 @@ def execute(
         batches = -(-len(judgements) // batch_size)
         score_groups = _replicas(setup.score_devices, per_device)[:batches]
     together = cfg.layout.name == "split" and edits and judgements
-    threads = _threads_per_worker(edit_groups, score_groups, together)
+    threads = cfg.layout.cpu_threads or _threads_per_worker(edit_groups, score_groups, together)
     edit_phase = Phase(
-        _specs(EDIT, setup.editor_config, edit_groups, store, output_dir, threads),
+        _specs(
+            EDIT, setup.editor_config, edit_groups, setup.editor_python, store, output_dir, threads
+        ),
         [[task] for task in edits],
         1,
-        setup.editor_python,
+        _executable(setup.editor_python),
     )
-    score_specs = _specs(SCORE, setup.judge_config, score_groups, store, output_dir, threads)
+    score_specs = _specs(
+        SCORE, setup.judge_config, score_groups, setup.judge_python, store, output_dir, threads
+    )
 
     if together:
         # Judge at once what is already edited; the rest as its edit lands.
@@ -67,7 +71,7 @@ def execute(
             return SCORE, [task for key in keys for task in waiting.pop(key, [])]
 
         score_phase = Phase(
-            score_specs, _batches(ready, batch_size), batch_size, setup.judge_python
+            score_specs, _batches(ready, batch_size), batch_size, _executable(setup.judge_python)
         )
         stats.update(run_phases([edit_phase, score_phase], cfg.layout.load, feed))
         return stats, done
@@ -75,10 +79,17 @@ def execute(
         stats.update(run_phases([edit_phase], cfg.layout.load))
     if judgements:
         score_phase = Phase(
-            score_specs, _batches(judgements, batch_size), batch_size, setup.judge_python
+            score_specs,
+            _batches(judgements, batch_size),
+            batch_size,
+            _executable(setup.judge_python),
         )
         stats.update(run_phases([score_phase], cfg.layout.load))
     return stats, done
+
+
+def _executable(python: Interpreter | None) -> str | None:
+    return python.executable if python else None
 
 
 def _batches(tasks: Sequence[Any], size: int) -> list[list[Any]]:
@@ -105,6 +116,7 @@ def _specs(
     phase: str,
     config: dict[str, Any],
     groups: Sequence[tuple[str, ...]],
+    python: Interpreter | None,
     store: Store,
     output_dir: Path,
     threads: int,
@@ -118,6 +130,7 @@ def _specs(
             store_root=str(store.root),
             log_file=str(output_dir / f"{phase}-{i}.log"),
             cpu_threads=threads,
+            sys_path=python.sys_path if python else None,
         )
         for i, devices in enumerate(groups)
     ]

@@ -82,6 +82,9 @@ class LayoutSchema:
     edit_devices: int | None = None  # split only; None: half of the devices, rounded up
     workers_per_device: int = 1
     load: str = "parallel"  # parallel | serial: stagger model loads to bound host memory
+    # torch threads of each CPU worker; None: the cores shared among the workers running at
+    # once. CPU results are bit-identical only for equal thread counts (reduction order).
+    cpu_threads: int | None = None
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,14 @@ LAYOUTS = ("shared", "split")
 LOAD_ORDERS = ("parallel", "serial")
 
 
+@dataclass(frozen=True)
+class Interpreter:
+    """Another Python environment for a phase's workers, and its own module search path."""
+
+    executable: str
+    sys_path: tuple[str, ...]
+
+
 @dataclass
 class Setup:
     """A validated run: its samples, prompts, devices and model configs."""
@@ -36,8 +45,8 @@ class Setup:
     editor_config: dict[str, Any]  # constructor arguments with _target_
     judge_config: dict[str, Any]
     placement: str  # replica: one judge per device; spread: one judge over all score devices
-    editor_python: str | None
-    judge_python: str | None
+    editor_python: Interpreter | None  # None: workers run under this interpreter
+    judge_python: Interpreter | None
     editor_fingerprint: dict[str, Any]
     judge_fingerprint: dict[str, Any]
 
@@ -63,9 +72,10 @@ def validate(cfg: DictConfig) -> Setup:
     placement = judge_launch.get("placement", "replica")
     if placement not in PLACEMENTS:
         raise EditbenchError(f"scorer.placement={placement!r}; expected one of {list(PLACEMENTS)}")
-    for group, launch in (("editor", editor_launch), ("scorer", judge_launch)):
-        if launch.get("python") is not None:
-            check_interpreter(f"{group}.python", launch["python"])
+    editor_python, judge_python = (
+        interpreter(f"{group}.python", launch["python"]) if launch.get("python") else None
+        for group, launch in (("editor", editor_launch), ("scorer", judge_launch))
+    )
     return Setup(
         samples=samples,
         prompts=prompts,
@@ -74,8 +84,8 @@ def validate(cfg: DictConfig) -> Setup:
         editor_config=editor,
         judge_config=judge,
         placement=placement,
-        editor_python=editor_launch.get("python"),
-        judge_python=judge_launch.get("python"),
+        editor_python=editor_python,
+        judge_python=judge_python,
         editor_fingerprint=_build("editor", editor).fingerprint(),
         judge_fingerprint=_build("scorer", judge).fingerprint(),
     )
@@ -90,6 +100,10 @@ def split_devices(layout: DictConfig, devices: list[str]) -> tuple[list[str], li
     if layout.workers_per_device < 1:
         raise EditbenchError(
             f"layout.workers_per_device={layout.workers_per_device}; expected at least 1"
+        )
+    if layout.cpu_threads is not None and layout.cpu_threads < 1:
+        raise EditbenchError(
+            f"layout.cpu_threads={layout.cpu_threads}; expected at least 1 or null"
         )
     if layout.name == "shared" or devices == ["cpu"]:
         return devices, devices  # on the CPU, split runs both phases at once on the cores
@@ -106,12 +120,17 @@ def split_devices(layout: DictConfig, devices: list[str]) -> tuple[list[str], li
     return devices[:count], devices[count:]
 
 
-def check_interpreter(key: str, python: str) -> None:
-    """``python`` must exist and import editbench, or its workers would die at start-up."""
+def interpreter(key: str, python: str) -> Interpreter:
+    """Check that ``python`` exists and imports editbench (or its workers would die at
+    start-up), and read its module search path."""
     if not Path(python).is_file():
         raise EditbenchError(f"{key}={python!r}: no such interpreter; expected a path to python")
     probe = subprocess.run(
-        [python, "-c", "import editbench"], capture_output=True, text=True, timeout=120
+        [python, "-c", "import editbench, json, sys; print(json.dumps(sys.path))"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",  # so that an editbench checkout in the working directory does not count
     )
     if probe.returncode != 0:
         last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
@@ -119,6 +138,8 @@ def check_interpreter(key: str, python: str) -> None:
             f"{key}={python!r} cannot import editbench ({last}); install editbench into that"
             " environment (pip install -e <this repository>)"
         )
+    search_path = json.loads(probe.stdout.strip().splitlines()[-1])
+    return Interpreter(python, tuple(p for p in search_path if p))  # "" is the probe's cwd
 
 
 def model_config(cfg: DictConfig, group: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -1,0 +1,33 @@
+"""An editor that fails on purpose, for the fail-fast tests (imported by spawned workers)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from PIL import Image
+
+from editbench.editors.diffusers_editor import DiffusersEditor
+from editbench.records import EditRequest
+
+FAIL_ON = "EDITBENCH_TEST_FAIL_ON"
+
+
+class FlakyEditor(DiffusersEditor):
+    """The tiny editor, raising on requests whose instruction contains $EDITBENCH_TEST_FAIL_ON.
+
+    Its fingerprint is the plain editor's, so edits it made are reused by a run without it.
+    """
+
+    def fingerprint(self) -> dict[str, Any]:
+        fingerprint = super().fingerprint()
+        fingerprint["class"] = f"{DiffusersEditor.__module__}.{DiffusersEditor.__qualname__}"
+        return fingerprint
+
+    def edit(self, requests: Sequence[EditRequest]) -> list[Image.Image]:
+        marker = os.environ.get(FAIL_ON)
+        for request in requests:
+            if marker and marker in request.instruction:
+                raise RuntimeError(f"injected failure on {request.instruction!r}")
+        return super().edit(requests)

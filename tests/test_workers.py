@@ -1,0 +1,227 @@
+"""The process model: data-parallel workers, layouts, fail-fast, resume, other interpreters."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from editbench.run import run
+
+from .conftest import ROOT, local_overrides
+
+# One torch thread per worker: CPU reductions, and so the bits, depend on the thread count.
+SMALL = ["experiment=demo", "tracking=none", "dataset.limit=4", "layout.cpu_threads=1"]
+
+
+def store_contents(root: Path) -> dict[str, bytes]:
+    """Edited images and judgement scores by key."""
+    contents = {p.name: p.read_bytes() for p in (root / "edits").rglob("*.png")}
+    for p in (root / "judgements").rglob("*.json"):
+        record = json.loads(p.read_text())
+        contents[p.name] = json.dumps(
+            [record["status"], record["score"], record["distribution"]]
+        ).encode()
+    return contents
+
+
+def test_results_do_not_depend_on_worker_count(compose_config, tmp_path):
+    one = run(compose_config(*SMALL, f"store.root={tmp_path / 'one'}"), tmp_path / "run-one")
+    two = run(
+        compose_config(*SMALL, f"store.root={tmp_path / 'two'}", "layout.workers_per_device=2"),
+        tmp_path / "run-two",
+    )
+    assert len(two["throughput"]["edit"]["workers"]) == 2
+    assert all(w["images"] >= 1 for w in two["throughput"]["edit"]["workers"].values())
+    first, second = store_contents(tmp_path / "one"), store_contents(tmp_path / "two")
+    assert len(first) == 8 and first == second
+    assert one["categories"] == two["categories"]
+
+
+def start_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "editbench", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+
+
+def stored_edits(store: Path) -> int:
+    return sum(1 for _ in (store / "edits").rglob("*.json")) if store.exists() else 0
+
+
+def wait_for_edits(process: subprocess.Popen[str], store: Path, count: int) -> None:
+    deadline = time.monotonic() + 300
+    while stored_edits(store) < count:
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "no edits appeared"
+        time.sleep(0.2)
+
+
+def workers_of(process: subprocess.Popen[str]) -> list[psutil.Process]:
+    children = psutil.Process(process.pid).children(recursive=True)
+    return [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+
+
+def cli_args(tmp_path: Path, run: str, *extra: str) -> list[str]:
+    return [
+        "experiment=demo",
+        "tracking=none",
+        "layout.workers_per_device=2",
+        f"hydra.run.dir={tmp_path / run}",
+        *local_overrides(tmp_path),
+        *extra,
+    ]
+
+
+def finish(process: subprocess.Popen[str]) -> str:
+    _, stderr = process.communicate(timeout=120)
+    return stderr
+
+
+def assert_no_orphans(workers: list[psutil.Process]) -> None:
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, f"workers left running: {alive}"
+
+
+def resume(tmp_path: Path) -> dict:
+    process = start_cli(*cli_args(tmp_path, "resumed"), cwd=tmp_path)
+    stderr = finish(process)
+    assert process.returncode == 0, stderr[-3000:]
+    return json.loads((tmp_path / "resumed" / "results.json").read_text())
+
+
+@pytest.mark.slow
+def test_killed_worker_stops_the_run_and_a_rerun_resumes(tmp_path):
+    process = start_cli(*cli_args(tmp_path, "killed"), cwd=tmp_path)
+    wait_for_edits(process, tmp_path / "store", 2)
+    workers = workers_of(process)
+    assert len(workers) == 2
+    workers[0].kill()
+    stderr = finish(process)
+
+    assert process.returncode == 1
+    assert "killed by signal 9" in stderr and "worker edit-" in stderr and "on cpu" in stderr
+    assert "re-run the same command to resume" in stderr
+    assert_no_orphans(workers)
+    kept = stored_edits(tmp_path / "store")
+    assert kept >= 2
+    assert not list((tmp_path / "store").rglob("*.tmp"))
+
+    results = resume(tmp_path)
+    assert results["work"]["edits_reused"] == kept
+    assert results["work"]["edits_done"] == 10 - kept
+    assert results["overall"]["judged"] == 10
+
+
+@pytest.mark.slow
+def test_worker_raising_names_the_sample_and_cause(tmp_path):
+    process = start_cli(
+        *cli_args(tmp_path, "raised", "editor._target_=tests.faulty.FlakyEditor"),
+        cwd=tmp_path,
+        env={"EDITBENCH_TEST_FAIL_ON": "wooden log"},
+    )
+    workers = []
+    while process.poll() is None and not workers:
+        workers = workers_of(process)
+    stderr = finish(process)
+    assert process.returncode == 1
+    assert "failed on sample(s) physical-pond-log" in stderr
+    assert "RuntimeError: injected failure on 'Put a large wooden log into the pond.'" in stderr
+    assert_no_orphans(workers)
+
+    kept = stored_edits(tmp_path / "store")
+    results = resume(tmp_path)
+    assert results["work"]["edits_reused"] == kept
+    assert results["work"]["edits_done"] == 10 - kept
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_worker_and_keeps_the_work(tmp_path):
+    process = start_cli(*cli_args(tmp_path, "interrupted"), cwd=tmp_path)
+    wait_for_edits(process, tmp_path / "store", 1)
+    workers = workers_of(process)
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends
+    stderr = finish(process)
+    assert process.returncode == 130
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr
+    assert_no_orphans(workers)
+    assert stored_edits(tmp_path / "store") >= 1
+    assert not list((tmp_path / "store").rglob("*.tmp"))
+
+
+def log_times(log: Path, phase: str) -> list[float]:
+    """When each batch of ``phase`` finished, from a worker's log (``YYYY-mm-dd HH:MM:SS,ms``)."""
+    times = []
+    for line in log.read_text().splitlines():
+        if f" {phase} [" in line:
+            stamp = time.strptime(line[:19], "%Y-%m-%d %H:%M:%S")
+            times.append(time.mktime(stamp) + int(line[20:23]) / 1000)
+    return times
+
+
+def test_split_layout_scores_edits_as_they_land(compose_config, tmp_path):
+    cfg = compose_config(*SMALL, "layout=split", "scorer.batch_size=1")
+    results = run(cfg, tmp_path / "run")
+    assert results["overall"]["judged"] == 4
+    assert results["work"] == {
+        "edits_done": 4,
+        "edits_reused": 0,
+        "judgements_done": 4,
+        "judgements_reused": 0,
+    }
+    first_judgement = min(log_times(tmp_path / "run" / "score-0.log", "score"))
+    last_edit = max(log_times(tmp_path / "run" / "edit-0.log", "edit"))
+    assert first_judgement < last_edit
+
+
+def make_venv(path: Path, *search_path: Path) -> Path:
+    """A second Python environment whose site-packages lists ``search_path`` in a .pth file."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    python = path / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(site, "editbench_test.pth").write_text("".join(f"{p}\n" for p in search_path))
+    return python
+
+
+def test_judge_runs_under_another_interpreter(compose_config, tmp_path):
+    import sysconfig
+
+    marker = tmp_path / "only-in-the-second-env"
+    marker.mkdir()
+    python = make_venv(tmp_path / "judge-env", Path(sysconfig.get_paths()["purelib"]), ROOT, marker)
+    cfg = compose_config(*SMALL, "dataset.limit=2", f"scorer.python={python}")
+    results = run(cfg, tmp_path / "run")
+    assert results["overall"]["judged"] == 2
+    log = (tmp_path / "run" / "score-0.log").read_text()
+    assert f"interpreter {python}" in log
+    assert str(marker) in log  # the second environment's own search path, not the parent's
+    assert str(marker) not in (tmp_path / "run" / "edit-0.log").read_text()
+
+
+def test_interpreter_is_checked_before_any_model_loads(compose_config, tmp_path):
+    from editbench.errors import EditbenchError
+    from editbench.setup import validate
+
+    with pytest.raises(EditbenchError, match=r"scorer\.python='/no/python': no such interpreter"):
+        validate(compose_config(*SMALL, "scorer.python=/no/python"))
+    bare = make_venv(tmp_path / "bare-env")
+    with pytest.raises(EditbenchError, match=r"editor\.python=.* cannot import editbench"):
+        validate(compose_config(*SMALL, f"editor.python={bare}"))
