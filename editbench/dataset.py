@@ -7,7 +7,9 @@ problem in the dataset is collected and reported in one error, so a user fixes t
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +29,14 @@ def load_samples(
     root: str | Path,
     categories: Sequence[str] | None = None,
     limit: int | None = None,
+    shard: str | None = None,
 ) -> list[Sample]:
     """Read ``<root>/manifest.jsonl`` and return its samples in manifest order.
 
     ``categories`` keeps only samples of those categories (a single string is one category);
-    ``limit`` then keeps the first ``limit`` of them. Every manifest line is checked (fields,
+    ``limit`` then keeps the first ``limit`` of them; ``shard="i/N"`` then keeps part ``i`` of
+    ``N``, chosen by a hash of each id, so the N shards partition the selection whatever the
+    manifest's order (a shard may be empty). Every manifest line is checked (fields,
     category, unique id, image path inside ``root`` and present); the images of the selected
     samples are also fully decoded, since that is the slow part.
 
@@ -56,6 +61,7 @@ def load_samples(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         problems.add(f"limit: {limit!r}; expected a positive integer or None")
         limit = None
+    part = _parse_shard(shard, problems)
 
     entries = _read_manifest(manifest, root_dir, problems)
     selected = [e for e in entries if wanted is None or e.sample.category in wanted][:limit]
@@ -71,7 +77,26 @@ def load_samples(
             problems.add(f"categories: {sorted(wanted or ())} match no sample in {manifest}")
     if problems:
         raise EditbenchError(problems.report(root_dir))
-    return [entry.sample for entry in selected]
+    samples = [entry.sample for entry in selected]
+    if part is not None:
+        index, count = part
+        samples = [s for s in samples if shard_of(s.id, count) == index]
+    return samples
+
+
+def shard_of(sample_id: str, count: int) -> int:
+    """Which of ``count`` shards a sample belongs to: stable across runs, machines, orders."""
+    return int.from_bytes(hashlib.sha256(sample_id.encode()).digest()[:8], "big") % count
+
+
+def _parse_shard(shard: str | None, problems: _Problems) -> tuple[int, int] | None:
+    if shard is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(shard))
+    if not match or not 0 <= int(match[1]) < int(match[2]):
+        problems.add(f"shard: {shard!r}; expected 'i/N' with 0 <= i < N, e.g. '0/4'")
+        return None
+    return int(match[1]), int(match[2])
 
 
 class _Problems:

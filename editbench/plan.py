@@ -75,7 +75,7 @@ def make_plan(
             EditTask(
                 edit_key,
                 sample.id,
-                EditRequest(sample.image, sample.instruction, seed),
+                EditRequest(sample.id, sample.image, sample.instruction, seed),
                 source_sha256,
             )
         )

@@ -35,6 +35,7 @@ class Sample:
 class EditRequest:
     """What an editor needs to produce one edited image."""
 
+    sample_id: str
     image: str  # absolute path of the source image
     instruction: str
     seed: int

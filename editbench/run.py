@@ -47,11 +47,12 @@ def run(
     plan = make_plan(
         setup.samples,
         setup.prompts,
-        setup.editor_fingerprint,
-        setup.judge_fingerprint,
+        setup.editor.fingerprint(),
+        setup.judge.fingerprint(),
         cfg.seed,
         store,
     )
+    setup.editor.check([task.request for task in plan.edits])
     resolved = OmegaConf.to_container(cfg, resolve=True)
     (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(resolved))
 
@@ -204,18 +205,23 @@ def _run_name(choices: Mapping[str, str]) -> str:
 
 def _tags(cfg: DictConfig, choices: Mapping[str, str]) -> dict[str, str]:
     return {
-        "editbench.editor": f"{choices.get('editor', '?')} ({cfg.editor.model})",
-        "editbench.judge": f"{choices.get('scorer', '?')} ({cfg.scorer.model})",
+        "editbench.editor": f"{choices.get('editor', '?')} ({_model(cfg.editor)})",
+        "editbench.judge": f"{choices.get('scorer', '?')} ({_model(cfg.scorer)})",
         "editbench.prompts": _prompt_versions(choices),
         "editbench.dataset": str(cfg.dataset.root),
         "editbench.experiment": str(choices.get("experiment") or "-"),
     }
 
 
+def _model(node: DictConfig) -> str:
+    """What a model config runs: its hub id or path, or the folder of precomputed edits."""
+    return str(node.get("model") or node.get("root"))
+
+
 def _details(cfg: DictConfig, choices: Mapping[str, str], output_dir: Path) -> dict[str, str]:
     return {
-        "editor": f"{choices.get('editor', '?')}: {cfg.editor.model}",
-        "judge": f"{choices.get('scorer', '?')}: {cfg.scorer.model} ({cfg.scorer.score_mode})",
+        "editor": f"{choices.get('editor', '?')}: {_model(cfg.editor)}",
+        "judge": f"{choices.get('scorer', '?')}: {_model(cfg.scorer)} ({cfg.scorer.score_mode})",
         "prompts": _prompt_versions(choices),
         "dataset": str(cfg.dataset.root),
         "run folder": str(output_dir),

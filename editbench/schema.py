@@ -32,6 +32,13 @@ class DiffusersEditorSchema:
 
 
 @dataclass
+class PrecomputedEditorSchema:
+    _target_: str = "editbench.editors.precomputed.PrecomputedEditor"
+    root: str = MISSING  # folder of edited images named <sample id>.<png|jpg|jpeg|webp>
+    python: str | None = None
+
+
+@dataclass
 class Qwen3VLJudgeSchema:
     _target_: str = "editbench.scorers.qwen3_vl.Qwen3VLJudge"
     model: str = MISSING  # hub id or local folder
@@ -72,6 +79,8 @@ class DatasetSchema:
     root: str = MISSING  # folder holding manifest.jsonl
     categories: list[str] | None = None  # None: every category
     limit: int | None = None
+    # "i/N": this run takes part i of N (by a hash of the sample id, independent of order)
+    shard: str | None = None
 
 
 @dataclass
@@ -119,4 +128,5 @@ def register_schemas() -> None:
     cs = ConfigStore.instance()
     cs.store(name="config_schema", node=Config)
     cs.store(group="schema/editor", name="diffusers", node=DiffusersEditorSchema)
+    cs.store(group="schema/editor", name="precomputed", node=PrecomputedEditorSchema)
     cs.store(group="schema/scorer", name="qwen3_vl", node=Qwen3VLJudgeSchema)

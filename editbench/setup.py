@@ -14,9 +14,11 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from editbench.devices import resolve_devices
+from editbench.editors.base import Editor
 from editbench.errors import EditbenchError
 from editbench.prompts import check_prompts
 from editbench.records import CATEGORIES, Sample
+from editbench.scorers.base import Scorer
 
 # Keys of the editor / scorer config that tell the launcher how to run the model; they are
 # not constructor arguments.
@@ -47,8 +49,8 @@ class Setup:
     placement: str  # replica: one judge per device; spread: one judge over all score devices
     editor_python: Interpreter | None  # None: workers run under this interpreter
     judge_python: Interpreter | None
-    editor_fingerprint: dict[str, Any]
-    judge_fingerprint: dict[str, Any]
+    editor: Editor  # built from editor_config, loaded by no one: for its fingerprint and checks
+    judge: Scorer
 
 
 def validate(cfg: DictConfig) -> Setup:
@@ -86,8 +88,8 @@ def validate(cfg: DictConfig) -> Setup:
         placement=placement,
         editor_python=editor_python,
         judge_python=judge_python,
-        editor_fingerprint=_build("editor", editor).fingerprint(),
-        judge_fingerprint=_build("scorer", judge).fingerprint(),
+        editor=_build("editor", editor),
+        judge=_build("scorer", judge),
     )
 
 

@@ -20,13 +20,17 @@ def options(group: str) -> list[str]:
 
 
 @pytest.mark.parametrize("option", options("editor"))
-def test_editor_options_instantiate(compose_config, option):
-    cfg = compose_config(f"editor={option}")
+def test_editor_options_instantiate(compose_config, option, tmp_path):
+    # precomputed edits need a folder; every other editor names a model
+    cfg = compose_config(
+        f"editor={option}", *([f"editor.root={tmp_path}"] if option == "precomputed" else [])
+    )
     config, launch = model_config(cfg, "editor")
     assert launch == {"python": None}
     editor = instantiate(config)
     assert isinstance(editor, Editor)
-    assert editor.fingerprint()["model"] == cfg.editor.model
+    where = "root" if option == "precomputed" else "model"
+    assert editor.fingerprint()[where] == cfg.editor[where]
 
 
 @pytest.mark.parametrize("option", options("scorer"))

@@ -53,7 +53,7 @@ def test_tiny_model_is_built_once_then_reused(
 def test_edit_returns_an_rgb_image_of_the_requested_size(
     editor: DiffusersEditor, source_image: str
 ) -> None:
-    (edited,) = editor.edit([EditRequest(source_image, "make it blue", seed=0)])
+    (edited,) = editor.edit([EditRequest("s1", source_image, "make it blue", seed=0)])
 
     assert edited.mode == "RGB"
     assert edited.size == (SIZE, SIZE)
@@ -66,7 +66,7 @@ def test_seed_alone_decides_the_noise_and_steps_are_reported(
     editor.step_callback = lambda step, total: steps.append((step, total))
     try:
         first, again, other = editor.edit(
-            [EditRequest(source_image, "make it blue", seed=seed) for seed in (1, 1, 2)]
+            [EditRequest("s1", source_image, "make it blue", seed=seed) for seed in (1, 1, 2)]
         )
     finally:
         editor.step_callback = None
@@ -87,7 +87,7 @@ def test_the_same_folder_runs_as_the_plus_pipeline(tiny_model: str, source_image
     )
     editor.load("cpu")
 
-    (edited,) = editor.edit([EditRequest(source_image, "make it blue", seed=0)])
+    (edited,) = editor.edit([EditRequest("s1", source_image, "make it blue", seed=0)])
 
     assert (edited.mode, edited.size) == ("RGB", (SIZE, SIZE))
 
@@ -122,7 +122,7 @@ def test_unsupported_values_are_named_in_the_error(field: str, value: str) -> No
 
 def test_edit_before_load_is_an_error(source_image: str) -> None:
     with pytest.raises(RuntimeError, match="load"):
-        DiffusersEditor("Qwen/Qwen-Image-Edit").edit([EditRequest(source_image, "x", seed=0)])
+        DiffusersEditor("Qwen/Qwen-Image-Edit").edit([EditRequest("s1", source_image, "x", seed=0)])
 
 
 def test_tokenizer_splits_digits_and_renders_list_content_for_every_role() -> None:

@@ -28,6 +28,11 @@ class Editor(ABC):
         """Everything that determines an edit's pixels besides the request (JSON-serialisable):
         class, model id or path, revision, dtype, every generation parameter."""
 
+    def check(self, requests: Sequence[EditRequest]) -> None:
+        """Raise :class:`~editbench.errors.EditbenchError` naming any request this editor cannot
+        serve. Called by the parent before any model loads; by default every request is fine."""
+        return
+
     @abstractmethod
     def load(self, device: str) -> None:
         """Load the model onto ``device`` (``"cpu"`` or ``"cuda:N"``)."""

@@ -1,0 +1,207 @@
+"""PrecomputedEditor: edits made elsewhere, matched by sample id, judged through the real run."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from omegaconf import DictConfig
+from PIL import Image, ImageColor
+
+from editbench.dataset import load_samples
+from editbench.editors.precomputed import PrecomputedEditor
+from editbench.errors import EditbenchError
+from editbench.records import EditRequest
+from editbench.resolvers import SAMPLE_DATA
+from editbench.run import run
+
+
+def request(sample_id: str) -> EditRequest:
+    return EditRequest(sample_id, "/unused/source.png", "make it blue", seed=0)
+
+
+def write_image(path: Path, size: tuple[int, int] = (48, 32), color: str = "red") -> Path:
+    Image.new("RGB", size, color).save(path)
+    return path
+
+
+def test_matches_the_id_exactly_with_any_extension_case(tmp_path: Path) -> None:
+    write_image(tmp_path / "plain.png")
+    write_image(tmp_path / "upper.JPG")
+    write_image(tmp_path / "dotted.v2.jpeg")
+    write_image(tmp_path / "with space é.webp")
+    write_image(tmp_path / "Plain.png", color="blue")  # another id: matching is case-sensitive
+    editor = PrecomputedEditor(str(tmp_path))
+    ids = ["plain", "upper", "dotted.v2", "with space é", "Plain"]
+
+    editor.check([request(sample_id) for sample_id in ids])
+    red, *_, blue = editor.edit([request(sample_id) for sample_id in ids])
+
+    assert red.getpixel((0, 0)) == (255, 0, 0)
+    assert blue.getpixel((0, 0)) == (0, 0, 255)
+
+
+def test_files_that_are_not_images_of_an_id_are_ignored(tmp_path: Path) -> None:
+    write_image(tmp_path / "a.png")
+    (tmp_path / "a.txt").write_text("notes")
+    (tmp_path / "a.gif").write_bytes(b"GIF89a")
+    (tmp_path / ".png").write_bytes(b"")
+    (tmp_path / "b.png").mkdir()
+
+    editor = PrecomputedEditor(str(tmp_path))
+
+    editor.check([request("a")])
+    with pytest.raises(EditbenchError, match="'b': no image"):
+        editor.check([request("b")])
+
+
+def test_several_images_for_one_id_are_named(tmp_path: Path) -> None:
+    write_image(tmp_path / "a.png")
+    write_image(tmp_path / "a.jpg")
+
+    with pytest.raises(EditbenchError) as caught:
+        PrecomputedEditor(str(tmp_path)).check([request("a")])
+
+    assert "'a': 2 images (a.jpg, a.png); expected exactly one" in str(caught.value)
+
+
+def test_every_missing_id_is_listed_with_its_expected_file_names(tmp_path: Path) -> None:
+    write_image(tmp_path / "present.png")
+    (tmp_path / "broken.png").write_text("not an image")
+    ids = ["present", "broken", "a/b", *(f"missing-{i:02d}" for i in range(25))]
+
+    with pytest.raises(EditbenchError) as caught:
+        PrecomputedEditor(str(tmp_path)).check([request(sample_id) for sample_id in ids])
+
+    message = str(caught.value)
+    assert f"Edits folder {tmp_path.resolve()} has no usable image for 27 of 28 samples" in message
+    assert "'broken': broken.png cannot be read as an image" in message
+    assert "'a/b': the id contains '/'" in message
+    expected = "missing-00.png, missing-00.jpg, missing-00.jpeg, missing-00.webp"
+    assert f"'missing-00': no image; expected one of {expected}" in message
+    assert "'missing-17'" in message and "'missing-18'" not in message  # 20 listed
+    assert message.endswith("... and 7 more")
+    assert "'present'" not in message
+
+
+def test_edit_returns_the_file_as_rgb_at_its_own_size(tmp_path: Path) -> None:
+    Image.new("RGBA", (40, 24), (0, 128, 255, 100)).save(tmp_path / "s1.png")
+    Image.new("L", (16, 8), 200).save(tmp_path / "s2.jpg")
+    editor = PrecomputedEditor(str(tmp_path))
+    editor.load("cpu")
+
+    first, second = editor.edit([request("s1"), request("s2")])
+
+    assert (first.mode, first.size, first.getpixel((0, 0))) == ("RGB", (40, 24), (0, 128, 255))
+    assert (second.mode, second.size) == ("RGB", (16, 8))
+
+
+def test_edit_of_an_unmatched_id_names_it(tmp_path: Path) -> None:
+    with pytest.raises(EditbenchError, match=r"'ghost' in .+: no image"):
+        PrecomputedEditor(str(tmp_path)).edit([request("ghost")])
+
+
+def test_fingerprint_changes_when_a_file_changes_and_not_otherwise(tmp_path: Path) -> None:
+    write_image(tmp_path / "a.png")
+    write_image(tmp_path / "b.png")
+    before = PrecomputedEditor(str(tmp_path)).fingerprint()
+
+    (tmp_path / "notes.txt").write_text("not an image: no part of the fingerprint")
+    assert PrecomputedEditor(str(tmp_path)).fingerprint() == before
+
+    write_image(tmp_path / "b.png", color="blue")
+    replaced = PrecomputedEditor(str(tmp_path)).fingerprint()
+    assert replaced != before
+    assert replaced["class"] == "editbench.editors.precomputed.PrecomputedEditor"
+    assert replaced["root"] == str(tmp_path.resolve())
+
+    (tmp_path / "b.png").rename(tmp_path / "c.png")
+    assert PrecomputedEditor(str(tmp_path)).fingerprint() != replaced
+
+
+def test_fingerprint_is_computed_once_per_editor(tmp_path: Path) -> None:
+    write_image(tmp_path / "a.png")
+    editor = PrecomputedEditor(str(tmp_path))
+    first = editor.fingerprint()
+
+    write_image(tmp_path / "a.png", color="blue")
+
+    assert editor.fingerprint() is first
+
+
+def test_root_must_be_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"'{tmp_path / 'nope'}' does not exist")):
+        PrecomputedEditor(str(tmp_path / "nope"))
+    image = write_image(tmp_path / "a.png")
+    with pytest.raises(ValueError, match=re.escape(f"'{image}' is not a directory")):
+        PrecomputedEditor(str(image))
+
+
+def compose_precomputed(
+    compose_config: Callable[..., DictConfig], root: Path, *overrides: str
+) -> DictConfig:
+    return compose_config(
+        "experiment=demo",
+        "tracking=none",
+        "dataset.limit=4",
+        "editor=precomputed",
+        f"editor.root={root}",
+        *overrides,
+    )
+
+
+def test_a_run_judges_the_folder_and_fails_early_on_a_missing_image(
+    compose_config: Callable[..., DictConfig], tmp_path: Path
+) -> None:
+    edits = tmp_path / "edits"
+    edits.mkdir()
+    samples = load_samples(SAMPLE_DATA, limit=4)
+    colors = ["red", "green", "blue", "white"]
+    for sample, color in zip(samples, colors, strict=True):
+        write_image(edits / f"{sample.id}.png", size=(64, 64), color=color)
+
+    results = run(compose_precomputed(compose_config, edits), tmp_path / "run")
+
+    assert results["work"]["edits_done"] == 4
+    assert results["work"]["judgements_done"] == 4
+    assert results["overall"]["judged"] == 4
+    lines = (tmp_path / "run" / "samples.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [row["id"] for row in rows] == [sample.id for sample in samples]
+    for row, color in zip(rows, colors, strict=True):
+        with Image.open(row["edited_image"]) as stored:
+            assert stored.getpixel((0, 0)) == ImageColor.getrgb(color)
+
+    (edits / f"{samples[2].id}.png").unlink()
+    store = tmp_path / "other-store"
+    cfg = compose_precomputed(compose_config, edits, f"store.root={store}")
+    with pytest.raises(EditbenchError, match=re.escape(f"'{samples[2].id}': no image")):
+        run(cfg, tmp_path / "failed")
+    assert not store.exists()  # no worker started
+
+
+def test_cli_without_a_root_names_the_key(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "editbench",
+            "experiment=demo",
+            "editor=precomputed",
+            "tracking=none",
+            f"store.root={tmp_path / 'store'}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert result.returncode == 2
+    assert "editor.root" in result.stderr
+    assert "Traceback" not in result.stderr
