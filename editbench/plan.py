@@ -89,6 +89,8 @@ def make_plan(
                 ),
                 "score_prefix": request.score_prefix,
                 "reasoning_first": request.reasoning_first,
+                "criteria": request.criteria,
+                "combine": request.combine,
             }
         )
         judgement_key = content_hash(

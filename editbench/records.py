@@ -17,7 +17,8 @@ OK = "ok"
 PARSE_ERROR = "parse_error"
 REFUSAL = "refusal"
 API_ERROR = "api_error"
-JUDGE_STATUSES = (OK, PARSE_ERROR, REFUSAL, API_ERROR)
+CONTENT_FILTER = "content_filter"
+JUDGE_STATUSES = (OK, PARSE_ERROR, REFUSAL, API_ERROR, CONTENT_FILTER)
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,17 @@ class JudgeRequest:
     or ``{"type": "image", "image": <absolute path>}``.
     ``score_prefix`` is the text that the prompt's format puts right before the score
     (``"Score:"``); ``reasoning_first`` says that the reply reasons before it states the score.
+    ``criteria`` (rubric prompts only) names the scores the reply must give as a JSON object,
+    each mapped to its group (e.g. ``{"instruction_following": "SC", "visual_quality": "PQ"}``),
+    and ``combine`` the formula that makes them one score (see
+    :func:`editbench.scorers.combine.combine_criteria`).
     """
 
     messages: list[dict[str, Any]]
     score_prefix: str = "Score:"
     reasoning_first: bool = False
+    criteria: dict[str, str] | None = None
+    combine: str = "mean"
 
 
 @dataclass
@@ -68,6 +75,12 @@ class Judgement:
     distribution: list[float] | None = None
     entropy: float | None = None
     error: str | None = None  # why, when status is not ok
+    # rubric prompts: each named criterion's score (the combined one is ``score``)
+    criteria: dict[str, float] | None = None
+    # repeated judging: each judge sample's score (None where that sample failed), and the
+    # standard deviation of those that succeeded; ``score`` is their mean or median
+    samples: list[float | None] | None = None
+    spread: float | None = None
 
     def __post_init__(self) -> None:
         if self.status not in JUDGE_STATUSES:

@@ -40,6 +40,8 @@ def execute(
     edit_groups = _replicas(setup.edit_devices, per_device)[: len(edits)]
     if setup.placement == "spread":
         score_groups = [tuple(setup.score_devices)]
+    elif setup.placement == "single":  # an API judge: one worker, no device of its own
+        score_groups = [("cpu",)]
     else:
         batches = -(-len(judgements) // batch_size)
         score_groups = _replicas(setup.score_devices, per_device)[:batches]

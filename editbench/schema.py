@@ -50,10 +50,37 @@ class Qwen3VLJudgeSchema:
     attn_implementation: str = "sdpa"
     min_pixels: int | None = None
     max_pixels: int | None = None
+    # Repeated judging: judge samples per edit, drawn at this temperature with a seed per
+    # sample, reduced by mean or median. temperature 0 is greedy (then one sample is enough).
+    num_samples: int = 1
+    temperature: float = 0.0
+    reduce: str = "mean"
     # Read by the launcher, not passed to the judge: one replica per device, or one judge
     # spread over all the layout's devices with device_map.
     placement: str = "replica"  # replica | spread
     python: str | None = None  # as for the editor
+
+
+@dataclass
+class OpenAIJudgeSchema:
+    _target_: str = "editbench.scorers.openai_api.OpenAIJudge"
+    base_url: str = MISSING  # e.g. http://127.0.0.1:8000/v1 (vLLM, SGLang, transformers serve)
+    model: str = MISSING
+    api_key_env: str | None = "OPENAI_API_KEY"  # the variable holding the key; never logged
+    score_mode: str = "generate"  # generate | expected (needs logprobs from the server)
+    batch_size: int = 16  # requests handed to one worker at a time
+    max_concurrency: int = 8
+    timeout_s: float = 120.0
+    max_retries: int = 5
+    max_tokens: int = 512
+    top_logprobs: int = 20
+    num_samples: int = 1
+    temperature: float = 0.0
+    reduce: str = "mean"
+    max_pixels: int | None = None  # downscale images before sending them
+    # Read by the launcher: an API judge needs no device, one worker sends every request.
+    placement: str = "single"
+    python: str | None = None
 
 
 @dataclass
@@ -62,6 +89,11 @@ class PromptSchema:
     user_prompt_template: str = MISSING
     score_prefix: str = "Score:"
     reasoning_first: bool = False
+    # A rubric: the named scores the reply gives as JSON, each with its group (SC: semantic
+    # consistency, PQ: perceptual quality, ...), and how they combine into one score:
+    # mean | min | geometric_mean | viescore (sqrt(min(SC) * min(PQ))).
+    criteria: dict[str, str] | None = None
+    combine: str = "mean"
 
 
 @dataclass
@@ -130,3 +162,4 @@ def register_schemas() -> None:
     cs.store(group="schema/editor", name="diffusers", node=DiffusersEditorSchema)
     cs.store(group="schema/editor", name="precomputed", node=PrecomputedEditorSchema)
     cs.store(group="schema/scorer", name="qwen3_vl", node=Qwen3VLJudgeSchema)
+    cs.store(group="schema/scorer", name="openai_api", node=OpenAIJudgeSchema)

@@ -23,7 +23,7 @@ from editbench.scorers.base import Scorer
 # Keys of the editor / scorer config that tell the launcher how to run the model; they are
 # not constructor arguments.
 LAUNCH_KEYS = ("placement", "python")
-PLACEMENTS = ("replica", "spread")
+PLACEMENTS = ("replica", "spread", "single")
 LAYOUTS = ("shared", "split")
 LOAD_ORDERS = ("parallel", "serial")
 
