@@ -3,6 +3,10 @@
 Only judgements with status ``ok`` contribute numbers. Every other status, including
 ``missing`` for a sample that was never judged, counts as a failure of its category and lowers
 its coverage; it is never turned into a score (design invariant 1).
+
+Rows may carry more than a score: rubric ``criteria`` are summarised each on its own, and the
+``samples`` of repeated judging measure how much of a category's score variance is the
+judge's own (:func:`_judge_noise`).
 """
 
 from __future__ import annotations
@@ -30,11 +34,18 @@ def aggregate(
     """Summarise judged samples per category and overall.
 
     ``rows`` are the per-sample records of samples.jsonl (``id``, ``category``, ``status``,
-    ``score``). Every name in ``categories`` appears in the result, with ``n == 0`` and None
-    statistics when it has no samples; a row of a category not listed is still reported, after
-    the listed ones. Intervals are 95% percentile bootstraps with ``n_bootstrap`` resamples,
-    reproducible for a given ``seed``. The result is plain JSON data:
-    ``{"categories": {name: {...}}, "overall": {...}}``, with None wherever a value is undefined.
+    ``score``, and optionally ``criteria`` and ``samples``). Every name in ``categories``
+    appears in the result, with ``n == 0`` and None statistics when it has no samples; a row of
+    a category not listed is still reported, after the listed ones. Intervals are 95%
+    percentile bootstraps with ``n_bootstrap`` resamples, reproducible for a given ``seed``.
+    The result is plain JSON data: ``{"categories": {name: {...}}, "overall": {...}}``, with
+    None wherever a value is undefined.
+
+    A category whose ok rows carry rubric ``criteria`` also gets ``criteria``: per criterion
+    ``judged``, ``mean``, ``std`` and ``ci95``; ``overall["criteria"]`` is then the mean of the
+    category means of each criterion. A category whose rows carry judge ``samples`` (repeated
+    judging) also gets ``judge_spread_mean`` and ``judge_variance_share`` (see
+    :func:`_judge_noise`).
     """
     if n_bootstrap < 1:
         raise ValueError(f"n_bootstrap must be at least 1, got {n_bootstrap}")
@@ -57,6 +68,11 @@ def aggregate(
             summary["ci95"] = _interval(means)
             bootstrap_means.append(means)
             all_scores.append(scores)
+        criteria = _criteria(rows_by_category[name], n_bootstrap, seed, name)
+        if criteria:
+            summary["criteria"] = criteria
+        if any(row.get("samples") is not None for row in rows_by_category[name]):
+            summary.update(_judge_noise(rows_by_category[name]))
         summaries[name] = summary
 
     n = sum(summary["n"] for summary in summaries.values())
@@ -74,6 +90,12 @@ def aggregate(
             _interval(np.mean(bootstrap_means, axis=0)) if bootstrap_means else None
         ),
     }
+    criterion_means: dict[str, list[float]] = {}
+    for summary in summaries.values():
+        for criterion, stats in summary.get("criteria", {}).items():
+            criterion_means.setdefault(criterion, []).append(stats["mean"])
+    if criterion_means:
+        overall["criteria"] = {c: float(np.mean(m)) for c, m in criterion_means.items()}
     return {"categories": summaries, "overall": overall}
 
 
@@ -131,6 +153,59 @@ def _ok_scores(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
             raise ValueError(f"Sample {row['id']!r} has status 'ok' but no score")
         scores.append(row["score"])
     return np.array(scores, dtype=float)
+
+
+def _criteria(
+    rows: Sequence[Mapping[str, Any]], n_bootstrap: int, seed: int, category: str
+) -> dict[str, dict[str, Any]]:
+    """Each rubric criterion of one category's ok rows, summarised on its own, in the order the
+    criteria first appear; empty when no ok row carries criteria."""
+    values: dict[str, list[float]] = {}
+    for row in rows:
+        if row["status"] == OK:
+            for criterion, value in (row.get("criteria") or {}).items():
+                values.setdefault(criterion, []).append(value)
+    summaries = {}
+    for criterion, criterion_values in values.items():
+        scores = np.array(criterion_values, dtype=float)
+        # Named apart from the category's own stream, and stable when criteria are added.
+        rng = _category_rng(seed, f"{category}/{criterion}")
+        summaries[criterion] = {
+            "judged": int(scores.size),
+            "mean": float(scores.mean()),
+            "std": float(scores.std(ddof=1)) if scores.size >= 2 else None,
+            "ci95": _interval(_bootstrap_means(scores, n_bootstrap, rng)),
+        }
+    return summaries
+
+
+def _judge_noise(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | None]:
+    """How much the judge disagrees with itself, from the repeated judge samples of one
+    category's edits (those with at least two scored samples; failed samples are left out).
+
+    ``judge_spread_mean`` is the mean over edits of the standard deviation of an edit's
+    samples. ``judge_variance_share`` is the mean within-edit variance divided by the variance
+    of all the individual samples together. By the law of total variance, the variance of one
+    judge sample is the judge's own variance around an edit's mean score plus the variance of
+    those means from edit to edit; the share estimates the first part's fraction: near 0, the
+    scores tell edits apart; near 1, they are mostly the judge's noise. Both are sample
+    variances (ddof 1), so the ratio is consistent as edits accumulate but not bounded: with
+    few edits that hardly differ it can come out above 1, and is reported as it is rather than
+    clipped. None where undefined (no edit with two scored samples, or all samples equal).
+    """
+    repeated = []
+    for row in rows:
+        scored = [score for score in row.get("samples") or [] if score is not None]
+        if row["status"] == OK and len(scored) >= 2:
+            repeated.append(np.array(scored, dtype=float))
+    if not repeated:
+        return {"judge_spread_mean": None, "judge_variance_share": None}
+    within = float(np.mean([samples.var(ddof=1) for samples in repeated]))
+    total = float(np.concatenate(repeated).var(ddof=1))
+    return {
+        "judge_spread_mean": float(np.mean([samples.std(ddof=1) for samples in repeated])),
+        "judge_variance_share": within / total if total > 0 else None,
+    }
 
 
 def _describe(scores: np.ndarray, n: int) -> dict[str, Any]:

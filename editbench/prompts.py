@@ -6,6 +6,12 @@ A prompt (one per category, from ``conf/prompts/<category>/``) is a mapping with
 ``{{instruction}}``, ``{{category}}``, ``{{id}}`` or any extra manifest field. Double braces,
 because OmegaConf owns ``${...}`` in the YAML files.
 
+A rubric prompt also has ``criteria``, the names of the scores its reply gives as one JSON
+object, each mapped to its group (``SC``: semantic consistency, ``PQ``: perceptual quality),
+and ``combine``, how they make one score (:data:`editbench.scorers.combine.COMBINATIONS`).
+Its scores are read from a written reply, so it needs a judge in ``generate`` mode
+(:func:`check_rubrics`).
+
 Rendering is a single regex pass that inserts each value verbatim, so an instruction holding
 ``{``, ``$`` or even ``{{instruction}}`` stays plain text (design invariant 4).
 """
@@ -20,10 +26,12 @@ from typing import Any
 
 from editbench.errors import EditbenchError
 from editbench.records import JudgeRequest, Sample
+from editbench.scorers.combine import COMBINATIONS
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _TEXT_FIELDS = ("system_prompt", "user_prompt_template")
 _DEFAULT_SCORE_PREFIX = "Score:"
+_DEFAULT_COMBINE = "mean"
 
 
 def placeholders(template: str) -> set[str]:
@@ -36,8 +44,10 @@ def check_prompts(prompts: Mapping[str, Mapping[str, Any]], samples: Sequence[Sa
 
     Raises :class:`EditbenchError` listing every problem: a category with no prompt, a missing
     or empty text field, a wrongly typed option, ``{{`` or ``}}`` that is not a placeholder, a
-    placeholder in the system prompt (which is sent as-is), or a placeholder that a sample of
-    the category has no value for.
+    placeholder in the system prompt (which is sent as-is), a placeholder that a sample of the
+    category has no value for, or a malformed rubric (criteria that are not identifiers mapped
+    to groups, an unknown ``combine``, ``viescore`` without SC and PQ criteria, a criterion that
+    the user prompt never names).
     """
     problems: list[str] = []
     by_category: dict[str, list[Sample]] = {}
@@ -68,6 +78,21 @@ def check_prompts(prompts: Mapping[str, Mapping[str, Any]], samples: Sequence[Sa
         raise EditbenchError("Invalid judge prompts:\n" + "\n".join(f"  {p}" for p in problems))
 
 
+def check_rubrics(prompts: Mapping[str, Mapping[str, Any]], score_mode: str) -> None:
+    """Check that the judge's ``score_mode`` can read every rubric prompt in ``prompts``.
+
+    A rubric's scores are read from the JSON object that the judge writes, so they need
+    ``generate``; ``expected`` reads a single score from one next-token distribution. Raises
+    :class:`EditbenchError` naming the rubric prompts and the score mode.
+    """
+    rubrics = sorted(category for category, prompt in prompts.items() if prompt.get("criteria"))
+    if rubrics and score_mode != "generate":
+        raise EditbenchError(
+            f"Rubric prompts ({', '.join(f'prompts/{c}' for c in rubrics)}) are read from the "
+            f"judge's written reply; expected scorer.score_mode=generate, got {score_mode!r}"
+        )
+
+
 def render_judge_request(
     sample: Sample, edited_image: str, prompt: Mapping[str, Any]
 ) -> JudgeRequest:
@@ -91,10 +116,13 @@ def render_judge_request(
             ],
         },
     ]
+    criteria = prompt.get("criteria")
     return JudgeRequest(
         messages=messages,
         score_prefix=prompt.get("score_prefix", _DEFAULT_SCORE_PREFIX),
         reasoning_first=bool(prompt.get("reasoning_first", False)),
+        criteria=dict(criteria) if criteria else None,  # plain data, even from a DictConfig
+        combine=prompt.get("combine", _DEFAULT_COMBINE),
     )
 
 
@@ -129,6 +157,57 @@ def _option_problems(prompt: Mapping[str, Any]) -> list[str]:
     reasoning_first = prompt.get("reasoning_first", False)
     if not isinstance(reasoning_first, bool):
         problems.append(f"reasoning_first is {reasoning_first!r}; expected true or false")
+    return problems + _rubric_problems(prompt)
+
+
+def _rubric_problems(prompt: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a prompt's ``criteria`` and ``combine``.
+
+    The criteria must be a non-empty mapping of identifiers (the JSON keys the judge writes) to
+    non-empty group names; ``combine`` one of the combinations, and other than the default only
+    with criteria; ``viescore`` needs an SC and a PQ criterion. The user prompt must name every
+    criterion, or the judge cannot know which keys to write.
+    """
+    problems = []
+    criteria = prompt.get("criteria")
+    combine = prompt.get("combine", _DEFAULT_COMBINE)
+    if combine not in COMBINATIONS:
+        problems.append(f"combine is {combine!r}; expected one of {list(COMBINATIONS)}")
+    if criteria is None:
+        if combine != _DEFAULT_COMBINE:
+            problems.append(f"combine is {combine!r} but there are no criteria to combine")
+        return problems
+    if not isinstance(criteria, Mapping) or not criteria:
+        problems.append(
+            f"criteria is {criteria!r}; expected a mapping of criterion names to groups"
+        )
+        return problems
+
+    for name, group in criteria.items():
+        if not (isinstance(name, str) and name.isascii() and name.isidentifier()):
+            problems.append(
+                f"criterion name {name!r} is not an identifier; expected letters, digits and "
+                "underscores, not starting with a digit"
+            )
+        if not isinstance(group, str) or not group.strip():
+            problems.append(f"criterion {name!r} has group {group!r}; expected a non-empty string")
+    groups = sorted({group.upper() for group in criteria.values() if isinstance(group, str)})
+    if combine == "viescore" and not {"SC", "PQ"} <= set(groups):
+        problems.append(f"combine is 'viescore', which needs SC and PQ criteria; groups: {groups}")
+    template = prompt.get("user_prompt_template")
+    if isinstance(template, str):
+        # Placeholders are filled per sample, so a name inside one does not count.
+        text = _PLACEHOLDER.sub("", template)
+        unnamed = [
+            name
+            for name in criteria
+            if isinstance(name, str) and not re.search(rf"\b{re.escape(name)}\b", text)
+        ]
+        if unnamed:
+            problems.append(
+                f"user_prompt_template never names the criteria {unnamed}; the judge must be "
+                "told which keys to write"
+            )
     return problems
 
 

@@ -19,6 +19,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from editbench.aggregate import aggregate
+from editbench.chart import write_category_chart
+from editbench.dry_run import write_dry_run
 from editbench.launcher import PhaseStats
 from editbench.plan import Plan, make_plan
 from editbench.records import CATEGORIES
@@ -55,6 +57,10 @@ def run(
     setup.editor.check([task.request for task in plan.edits])
     resolved = OmegaConf.to_container(cfg, resolve=True)
     (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(resolved))
+    if cfg.dry_run:
+        summary = write_dry_run(output_dir, plan, store)
+        log.info("dry run: %s; see %s", summary, output_dir / "judge_requests.html")
+        return summary
 
     tracker = instantiate(cfg.tracking)
     tracker.start(_run_name(choices or {}), _tags(cfg, choices or {}), flatten(resolved))
@@ -73,19 +79,17 @@ def run(
         results["timing"] = _timing(time.perf_counter() - started, edit_stats, score_stats, cfg)
         results["throughput"] = {EDIT: _throughput(edit_stats), SCORE: _throughput(score_stats)}
         write_outputs(output_dir, rows, results, _details(cfg, choices or {}, output_dir))
+        write_category_chart(output_dir / "categories.png", results)
         tracker.log_metrics(metrics(results))
-        tracker.log_artifacts(
-            [
-                output_dir / name
-                for name in (
-                    "results.json",
-                    "samples.jsonl",
-                    "report.html",
-                    "config.yaml",
-                    ".hydra",
-                )
-            ]
+        tracker.log_table(rows)
+        artifacts = (
+            "results.json",
+            "samples.jsonl",
+            "report.html",
+            "categories.png",
+            "config.yaml",
         )
+        tracker.log_artifacts([output_dir / name for name in (*artifacts, ".hydra")])
         status = "FINISHED"
         return results
     except KeyboardInterrupt:
@@ -143,7 +147,11 @@ def metrics(results: Mapping[str, Any]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, category in results["categories"].items():
         out[f"score/{name}/mean"] = category["mean"]
+        out[f"score/{name}/std"] = category["std"]
         out[f"score/{name}/coverage"] = category["coverage"]
+        out[f"score/{name}/judged"] = category["judged"]
+        for status, count in category["failures"].items():
+            out[f"failures/{name}/{status}"] = count
         if category["ci95"]:
             out[f"score/{name}/ci95_lo"], out[f"score/{name}/ci95_hi"] = category["ci95"]
     overall = results["overall"]

@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from editbench.launcher import Phase, PhaseStats, run_phases
 from editbench.plan import JudgeTask, Plan
+from editbench.records import API_ERROR
 from editbench.setup import Interpreter, Setup
 from editbench.store import Store
 from editbench.worker import EDIT, SCORE, WorkerSpec
@@ -25,7 +26,7 @@ def execute(
     """Edit what the store lacks, then judge what the store lacks (at the same time under the
     split layout). Returns each phase's timing and how many edits and judgements were done."""
     edits = [task for task in plan.edits if store.read_edit(task.key) is None]
-    judgements = [task for task in plan.judgements if store.read_judgement(task.key) is None]
+    judgements = [task for task in plan.judgements if not _settled(store.read_judgement(task.key))]
     log.info("edit: %d to do, %d in the store", len(edits), len(plan.edits) - len(edits))
     log.info(
         "score: %d to do, %d in the store", len(judgements), len(plan.judgements) - len(judgements)
@@ -88,6 +89,12 @@ def execute(
         )
         stats.update(run_phases([score_phase], cfg.layout.load))
     return stats, done
+
+
+def _settled(record: dict[str, Any] | None) -> bool:
+    """A stored judgement counts as done unless the judge could not be reached (api_error):
+    that is the endpoint's failure, not a verdict, so a re-run asks again."""
+    return record is not None and record.get("status") != API_ERROR
 
 
 def _executable(python: Interpreter | None) -> str | None:

@@ -154,6 +154,8 @@ class Config:
     gpus: Any = "auto"
     seed: int = 0
     bootstrap_samples: int = 1000
+    # Validate, plan and render every judge conversation into the run folder; load no model.
+    dry_run: bool = False
 
 
 def register_schemas() -> None:

@@ -16,7 +16,7 @@ from omegaconf.errors import MissingMandatoryValue
 from editbench.devices import resolve_devices
 from editbench.editors.base import Editor
 from editbench.errors import EditbenchError
-from editbench.prompts import check_prompts
+from editbench.prompts import check_prompts, check_rubrics
 from editbench.records import CATEGORIES, Sample
 from editbench.scorers.base import Scorer
 
@@ -71,6 +71,8 @@ def validate(cfg: DictConfig) -> Setup:
     edit_devices, score_devices = split_devices(cfg.layout, resolve_devices(cfg.gpus))
     editor, editor_launch = model_config(cfg, "editor")
     judge, judge_launch = model_config(cfg, "scorer")
+    used = {sample.category for sample in samples}
+    check_rubrics({c: p for c, p in prompts.items() if c in used}, judge.get("score_mode"))
     placement = judge_launch.get("placement", "replica")
     if placement not in PLACEMENTS:
         raise EditbenchError(f"scorer.placement={placement!r}; expected one of {list(PLACEMENTS)}")

@@ -24,6 +24,17 @@ PARENT_RUN_ENV = "EDITBENCH_MLFLOW_PARENT_RUN_ID"
 MAX_PARAM_KEY = 250
 MAX_PARAM_VALUE = 6000
 BATCH = 100
+TABLE_COLUMNS = (
+    "id",
+    "category",
+    "instruction",
+    "status",
+    "score",
+    "entropy",
+    "spread",
+    "reply",
+    "edited_image",
+)
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -49,6 +60,9 @@ class NoTracking:
         pass
 
     def log_artifacts(self, paths: list[Path]) -> None:
+        pass
+
+    def log_table(self, rows: list[dict[str, Any]]) -> None:
         pass
 
     def finish(self, status: str) -> None:
@@ -111,6 +125,11 @@ class MlflowTracker:
             elif path.exists():
                 self.client.log_artifact(self.run_id, str(path))
 
+    def log_table(self, rows: list[dict[str, Any]]) -> None:
+        """Per-sample results as an MLflow table, so the UI's evaluation view lists them."""
+        columns = {name: [row.get(name) for row in rows] for name in TABLE_COLUMNS}
+        self.client.log_table(self.run_id, data=columns, artifact_file="samples_table.json")
+
     def finish(self, status: str) -> None:
         if self.run_id is not None:
             self.client.set_terminated(self.run_id, status=status)
@@ -132,9 +151,58 @@ class MlflowSweepCallback(Callback):
         self.tracker = tracker
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if self.tracker is not None:
+        if self.tracker is None:
+            return
+        try:
+            summarize_sweep(self.tracker)
+        finally:
             self.tracker.finish("FINISHED")
             os.environ.pop(PARENT_RUN_ENV, None)
+
+
+def summarize_sweep(tracker: MlflowTracker) -> None:
+    """Give a sweep's parent run a table of its jobs (tags and score metrics) and the best
+    job's overall score, so the parent alone tells how the sweep went."""
+    client, parent = tracker.client, tracker.run_id
+    jobs = client.search_runs(
+        [tracker.experiment_id()],
+        filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+        order_by=["attributes.start_time ASC"],
+    )
+    if not jobs:
+        return
+    rows = [
+        {
+            "run": job.info.run_name,
+            "run_id": job.info.run_id,
+            "status": job.info.status,
+            **{
+                k.removeprefix("editbench."): v
+                for k, v in job.data.tags.items()
+                if k.startswith("editbench.")
+            },
+            **{
+                k: v
+                for k, v in job.data.metrics.items()
+                if k.startswith("score/") and k.endswith(("mean", "overall"))
+            },
+        }
+        for job in jobs
+    ]
+    columns = sorted(
+        {key for row in rows for key in row}, key=lambda k: (k.startswith("score/"), k)
+    )
+    client.log_table(
+        parent,
+        data={c: [row.get(c) for row in rows] for c in columns},
+        artifact_file="sweep_table.json",
+    )
+    scored = [row for row in rows if row.get("score/overall") is not None]
+    if scored:
+        best = max(scored, key=lambda row: row["score/overall"])
+        client.log_metric(parent, "best/score/overall", best["score/overall"])
+        client.set_tag(parent, "editbench.best_run", best["run"])
+    client.log_metric(parent, "sweep/jobs", len(rows))
 
 
 def _absolute_sqlite(uri: str) -> str:

@@ -1,8 +1,10 @@
-"""Aggregates: hand-computed statistics, failures kept out of the numbers, bootstrap intervals."""
+"""Aggregates: hand-computed statistics, failures kept out of the numbers, bootstrap intervals,
+rubric criteria and the judge's own variance."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -10,9 +12,15 @@ import pytest
 from editbench.aggregate import aggregate, paired_bootstrap
 
 
-def row(sample_id: str, category: str, status: str = "ok", score: float | None = None) -> dict:
-    """A samples.jsonl record reduced to what aggregation reads."""
-    return {"id": sample_id, "category": category, "status": status, "score": score}
+def row(
+    sample_id: str,
+    category: str,
+    status: str = "ok",
+    score: float | None = None,
+    **more: object,
+) -> dict:
+    """A samples.jsonl record reduced to what aggregation reads (``criteria``, ``samples``)."""
+    return {"id": sample_id, "category": category, "status": status, "score": score, **more}
 
 
 @pytest.fixture
@@ -190,3 +198,85 @@ def test_paired_bootstrap_with_nothing_shared() -> None:
 
     assert result["n_shared"] == 0
     assert result["mean_diff"] is None and result["ci95"] is None and result["p_value"] is None
+
+
+def test_each_rubric_criterion_is_summarised_on_its_own() -> None:
+    rows = [
+        row("a1", "color", score=7.0, criteria={"follows": 8.0, "quality": 6.0}),
+        row("a2", "color", score=5.0, criteria={"follows": 6.0, "quality": 4.0}),
+        row("a3", "color", score=7.5, criteria={"follows": 7.0, "quality": 8.0}),
+        # a failure's criteria, if any, never count
+        row("a4", "color", "parse_error", criteria={"follows": 0.0, "quality": 0.0}),
+        row("b1", "physical", score=3.0, criteria={"follows": 4.0, "physics": 2.0}),
+        row("c1", "style", score=5.0, criteria=None),
+    ]
+    results = aggregate(rows, ["color", "physical", "style"])
+    color = results["categories"]["color"]["criteria"]
+
+    assert list(color) == ["follows", "quality"]
+    assert color["follows"]["judged"] == 3
+    assert color["follows"]["mean"] == pytest.approx(7.0)
+    assert color["follows"]["std"] == pytest.approx(1.0)
+    assert color["quality"]["mean"] == pytest.approx(6.0)
+    assert color["quality"]["std"] == pytest.approx(2.0)
+    low, high = color["quality"]["ci95"]
+    assert 4.0 <= low < 6.0 < high <= 8.0
+    physical = results["categories"]["physical"]["criteria"]
+    assert physical["physics"] == {"judged": 1, "mean": 2.0, "std": None, "ci95": [2.0, 2.0]}
+    assert "criteria" not in results["categories"]["style"]
+    # Overall: the mean of the category means of each criterion, over the categories it has.
+    assert results["overall"]["criteria"] == pytest.approx(
+        {"follows": (7.0 + 4.0) / 2, "quality": 6.0, "physics": 2.0}
+    )
+    # The combined score is summarised as before.
+    assert results["categories"]["color"]["mean"] == pytest.approx(6.5)
+    assert json.loads(json.dumps(results)) == results
+
+
+def test_rows_without_criteria_or_samples_add_no_keys(rows: list[dict]) -> None:
+    plain = aggregate(rows, ["color", "physical"])
+    for r in rows:
+        r.update(criteria=None, samples=None, spread=None)  # as samples.jsonl writes them
+
+    assert aggregate(rows, ["color", "physical"]) == plain
+    assert "criteria" not in plain["overall"]
+    assert "judge_variance_share" not in plain["categories"]["color"]
+
+
+def test_judge_spread_and_variance_share_by_hand() -> None:
+    rows = [
+        row("a1", "color", score=7.0, samples=[6.0, 8.0], spread=math.sqrt(2)),
+        row("a2", "color", score=3.0, samples=[2.0, None, 4.0], spread=math.sqrt(2)),
+        # one scored sample says nothing of the judge's spread; a failure nothing at all
+        row("a3", "color", score=5.0, samples=[5.0, None], spread=None),
+        row("a4", "color", "parse_error", samples=[None, None], spread=None),
+    ]
+    color = aggregate(rows, ["color"])["categories"]["color"]
+
+    # within-edit variances: var(6, 8) = var(2, 4) = 2; all samples 6, 8, 2, 4: 20 / 3
+    assert color["judge_spread_mean"] == pytest.approx(math.sqrt(2))
+    assert color["judge_variance_share"] == pytest.approx(2 / (20 / 3))
+    assert color["judged"] == 3  # the scores themselves are summarised as before
+    assert color["mean"] == pytest.approx(5.0)
+
+
+def test_variance_share_is_not_clipped() -> None:
+    # Two edits the judge cannot tell apart: every sample's variance is the judge's own, and
+    # with so few edits the estimate overshoots 1 (var 2 within, 4 / 3 over all four).
+    rows = [row(f"a{i}", "color", score=5.0, samples=[4.0, 6.0]) for i in range(2)]
+    assert aggregate(rows, ["color"])["categories"]["color"]["judge_variance_share"] == (
+        pytest.approx(1.5)
+    )
+
+
+def test_undefined_judge_noise_is_none() -> None:
+    no_two_scored = [
+        row("a1", "color", score=5.0, samples=[5.0, None]),
+        row("a2", "color", "parse_error", samples=[None, None]),
+    ]
+    never_varies = [row(f"a{i}", "color", score=5.0, samples=[5.0, 5.0]) for i in range(2)]
+
+    first = aggregate(no_two_scored, ["color"])["categories"]["color"]
+    assert (first["judge_spread_mean"], first["judge_variance_share"]) == (None, None)
+    second = aggregate(never_varies, ["color"])["categories"]["color"]
+    assert (second["judge_spread_mean"], second["judge_variance_share"]) == (0.0, None)

@@ -37,7 +37,7 @@ def test_editor_options_instantiate(compose_config, option, tmp_path):
 def test_scorer_options_instantiate(compose_config, option):
     cfg = compose_config(f"scorer={option}")
     config, launch = model_config(cfg, "scorer")
-    assert launch["placement"] in ("replica", "spread")
+    assert launch["placement"] in ("replica", "spread", "single")
     judge = instantiate(config)
     assert isinstance(judge, Scorer)
     assert judge.fingerprint()["model"] == cfg.scorer.model

@@ -1,10 +1,10 @@
-"""The strict score parser: what counts as a stated score, and what never does."""
+"""The strict parsers: what counts as a stated score or rubric, and what never does."""
 
 from __future__ import annotations
 
 import pytest
 
-from editbench.scorers.parsing import parse_score, text_through_prefix
+from editbench.scorers.parsing import parse_criteria, parse_score, text_through_prefix
 
 
 @pytest.mark.parametrize(
@@ -202,3 +202,61 @@ def test_loose_phrasings_are_not_read(reply: str) -> None:
 )
 def test_text_through_prefix(reply: str, expected: str | None) -> None:
     assert text_through_prefix(reply, "Score:") == expected
+
+
+CRITERIA = ("instruction_following", "visual_quality")
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ('{"instruction_following": 8, "visual_quality": 6.5}', (8.0, 6.5)),
+        ('{"visual_quality": 6.5, "instruction_following": 8}', (8.0, 6.5)),
+        ('  {"instruction_following": 0, "visual_quality": 10}\n', (0.0, 10.0)),
+        ('{"instruction_following": "8", "visual_quality": -0}', (8.0, 0.0)),
+        (
+            "The sky is red {as asked}; the seam shows.\n"
+            '{"instruction_following": 9, "visual_quality": 4}',
+            (9.0, 4.0),
+        ),
+        (
+            'Reasoning first.\n```json\n{"instruction_following": 7, "visual_quality": 7.5}\n```',
+            (7.0, 7.5),
+        ),
+        ('```\n{"instruction_following": 7, "visual_quality": 3}\n```\n', (7.0, 3.0)),
+    ],
+)
+def test_reads_a_rubric(reply: str, expected: tuple[float, float]) -> None:
+    assert parse_criteria(reply, CRITERIA) == dict(zip(CRITERIA, expected, strict=True))
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "",
+        "Score: 7",
+        '{"instruction_following": 8}',  # a criterion missing
+        '{"instruction_following": 8, "visual_quality": 6, "overall": 7}',  # an unknown one
+        '{"instruction_following": 8, "visual_quality": 6, "visual_quality": 2}',  # repeated
+        '{"Instruction_Following": 8, "visual_quality": 6}',  # names are matched exactly
+        '{"instruction_following": 11, "visual_quality": 6}',
+        '{"instruction_following": -1, "visual_quality": 6}',
+        '{"instruction_following": NaN, "visual_quality": 6}',
+        '{"instruction_following": Infinity, "visual_quality": 6}',
+        '{"instruction_following": true, "visual_quality": 6}',
+        '{"instruction_following": null, "visual_quality": 6}',
+        '{"instruction_following": "high", "visual_quality": 6}',
+        '{"instruction_following": [8], "visual_quality": 6}',
+        '{"instruction_following": {"score": 8}, "visual_quality": 6}',
+        '{"instruction_following": 8, "visual_quality": 6} So overall a 7.',  # text after it
+        '{"instruction_following": 8, "visual_quality": 6}\n```json\n```',
+        # two objects, even two that agree: neither is certainly the answer
+        '{"instruction_following": 2, "visual_quality": 2}\n'
+        '{"instruction_following": 8, "visual_quality": 6}',
+        '{"draft": true}\n{"instruction_following": 8, "visual_quality": 6}',
+        '{"instruction_following": 8, "visual_quality": 6',  # cut off
+        '["instruction_following", 8, "visual_quality", 6]',
+    ],
+)
+def test_no_certain_rubric(reply: str) -> None:
+    assert parse_criteria(reply, CRITERIA) is None

@@ -1,26 +1,48 @@
-"""Judge prompts: placeholders, checks, safe rendering, and the shipped prompt files."""
+"""Judge prompts: placeholders, checks, rubrics, safe rendering, and the shipped prompt files."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from editbench.dataset import CATEGORIES, load_samples
 from editbench.errors import EditbenchError
-from editbench.prompts import check_prompts, placeholders, render_judge_request
+from editbench.prompts import check_prompts, check_rubrics, placeholders, render_judge_request
 from editbench.records import Sample
 from editbench.sample_data import generate
+from editbench.scorers.parsing import parse_criteria
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "conf" / "prompts"
 SHIPPED = sorted(PROMPTS_DIR.glob("*/*.yaml"))
+VERSIONS = ("v1", "v2", "rubric")
+# Each category's own rubric criterion and its group, next to the three every rubric shares:
+# how an image looks (PQ) for physics and environment, what it shows (SC) for the others.
+OWN_CRITERION = {
+    "physical": ("physical_plausibility", "PQ"),
+    "environment": ("environment_consistency", "PQ"),
+    "social": ("social_appropriateness", "SC"),
+    "causal": ("causal_consequence", "SC"),
+    "referential": ("referent_correctness", "SC"),
+}
 SAMPLE_DATA = Path(generate.__file__).parent
 
 PROMPT = {
     "system_prompt": "You judge image edits.",
     "user_prompt_template": "Instruction: {{instruction}}",
+}
+RUBRIC = {
+    "system_prompt": "You judge image edits.",
+    "user_prompt_template": (
+        "Instruction: {{instruction}}\nReply with "
+        '{"instruction_following": A, "preservation": B, "visual_quality": C}'
+    ),
+    "criteria": {"instruction_following": "SC", "preservation": "SC", "visual_quality": "PQ"},
+    "combine": "viescore",
 }
 
 
@@ -68,6 +90,7 @@ def test_render_builds_the_conversation(tmp_path: Path) -> None:
     ]
     assert request.score_prefix == "Score:"
     assert request.reasoning_first is False
+    assert (request.criteria, request.combine) == (None, "mean")
 
 
 def test_render_passes_prompt_options_and_makes_paths_absolute(
@@ -207,12 +230,94 @@ def test_every_prompt_problem_is_reported_together() -> None:
     assert "no prompt for category 'physical'" in message
 
 
+# -- rubrics --------------------------------------------------------------------------------------
+
+
+def test_render_passes_the_rubric_as_plain_data() -> None:
+    request = render_judge_request(_sample(), "/tmp/edit.png", OmegaConf.create(RUBRIC))
+    assert request.criteria == RUBRIC["criteria"]
+    assert type(request.criteria) is dict  # not a DictConfig: it is pickled into workers
+    assert request.combine == "viescore"
+
+
+def test_check_accepts_a_rubric() -> None:
+    check_prompts({"referential": RUBRIC}, [_sample()])
+    check_rubrics({"referential": RUBRIC, "physical": PROMPT}, "generate")
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"combine": "max"}, "combine is 'max'; expected one of ['mean', 'min', "),
+        ({"criteria": None}, "combine is 'viescore' but there are no criteria to combine"),
+        ({"criteria": {}}, "criteria is {}; expected a mapping of criterion names to groups"),
+        ({"criteria": ["visual_quality"]}, "criteria is ['visual_quality']; expected a mapping"),
+        (
+            {"criteria": {"visual quality": "PQ", "instruction_following": "SC"}},
+            "criterion name 'visual quality' is not an identifier",
+        ),
+        (
+            {"criteria": {"2nd": "PQ", "instruction_following": "SC"}},
+            "criterion name '2nd' is not an identifier",
+        ),
+        (
+            {"criteria": {"visual_quality": " ", "instruction_following": "SC"}},
+            "criterion 'visual_quality' has group ' '; expected a non-empty string",
+        ),
+        (
+            {"criteria": {"visual_quality": "SC", "instruction_following": "SC"}},
+            "combine is 'viescore', which needs SC and PQ criteria; groups: ['SC']",
+        ),
+        (
+            {"criteria": {**RUBRIC["criteria"], "referent_correctness": "SC"}},
+            "user_prompt_template never names the criteria ['referent_correctness']",
+        ),
+    ],
+)
+def test_malformed_rubric(changes: dict[str, Any], problem: str) -> None:
+    message = _check_error({"referential": {**RUBRIC, **changes}}, [_sample()])
+    assert f"prompts/referential: {problem}" in message
+
+
+def test_combine_needs_criteria_but_mean_is_the_default() -> None:
+    check_prompts({"referential": _prompt(combine="mean")}, [_sample()])
+    message = _check_error({"referential": _prompt(combine="min")}, [_sample()])
+    assert "combine is 'min' but there are no criteria to combine" in message
+
+
+def test_a_criterion_named_only_inside_a_placeholder_or_a_longer_word_is_not_named() -> None:
+    template = "{{visual_quality}} visual_quality_score {{instruction}} preservation"
+    rubric = {
+        **RUBRIC,
+        "user_prompt_template": template,
+        "criteria": {"visual_quality": "PQ", "preservation": "SC"},
+    }
+    sample = _sample(visual_quality="high")
+    message = _check_error({"referential": rubric}, [sample])
+    assert "never names the criteria ['visual_quality']" in message
+
+
+def test_groups_are_read_regardless_of_case() -> None:
+    rubric = {**RUBRIC, "criteria": {"instruction_following": "sc", "visual_quality": "pq"}}
+    check_prompts({"referential": rubric}, [_sample()])
+
+
+def test_rubrics_need_a_generating_judge() -> None:
+    prompts = {"social": RUBRIC, "physical": PROMPT, "causal": RUBRIC}
+    with pytest.raises(EditbenchError) as info:
+        check_rubrics(prompts, "expected")
+    message = str(info.value)
+    assert "prompts/causal, prompts/social" in message
+    assert "expected scorer.score_mode=generate, got 'expected'" in message
+    check_rubrics({"physical": PROMPT}, "expected")
+
+
 # -- the shipped prompt files ---------------------------------------------------------------------
 
 
-def test_every_category_ships_v1_and_v2() -> None:
+def test_every_category_ships_v1_v2_and_a_rubric() -> None:
     shipped = {(path.parent.name, path.stem) for path in SHIPPED}
-    assert shipped == {(c, v) for c in CATEGORIES for v in ("v1", "v2")}
+    assert shipped == {(c, v) for c in CATEGORIES for v in VERSIONS}
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -220,9 +325,13 @@ def test_shipped_prompt_renders_for_its_samples(path: Path) -> None:
     assert "${" not in path.read_text(encoding="utf-8")  # OmegaConf would resolve it
     prompt = OmegaConf.load(path)
     category, version = path.parent.name, path.stem
-    assert prompt.get("reasoning_first", False) is (version == "v2")
+    assert prompt.get("reasoning_first", False) is (version != "v1")
     assert "{{instruction}}" in prompt.user_prompt_template
-    assert "Score: X.XXX" in prompt.user_prompt_template
+    if version == "rubric":
+        assert_rubric_format(prompt, category)
+    else:
+        assert "criteria" not in prompt
+        assert "Score: X.XXX" in prompt.user_prompt_template
 
     samples = [s for s in load_samples(SAMPLE_DATA) if s.category == category]
     check_prompts({category: prompt}, samples)
@@ -230,3 +339,36 @@ def test_shipped_prompt_renders_for_its_samples(path: Path) -> None:
         text = _user_text(render_judge_request(sample, "/tmp/edit.png", prompt))
         assert f"Instruction: {sample.instruction}\n" in text
         assert "{{" not in text
+
+
+def assert_rubric_format(prompt: DictConfig, category: str) -> None:
+    """The shipped rubric asks for what the judge is told to read: the four criteria as the
+    JSON object that ends the reply, combined by VIEScore."""
+    own, group = OWN_CRITERION[category]
+    assert dict(prompt.criteria) == {
+        "instruction_following": "SC",
+        "preservation": "SC",
+        "visual_quality": "PQ",
+        own: group,
+    }
+    assert prompt.combine == "viescore"
+    # The template's format line, filled in as a judge would, is what the parser reads.
+    (form,) = re.findall(r"^\{.*\}$", prompt.user_prompt_template, re.MULTILINE)
+    reply = "The edit is fine.\n" + re.sub(r"\b[A-D]\b", "7.5", form)
+    assert parse_criteria(reply, prompt.criteria) == dict.fromkeys(prompt.criteria, 7.5)
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_shipped_rubric_composes_and_needs_generate(
+    compose_config: Callable[..., DictConfig], category: str
+) -> None:
+    cfg = compose_config(f"prompts/{category}=rubric")
+    prompt = OmegaConf.to_container(cfg.prompts[category], resolve=True)
+    samples = [s for s in load_samples(SAMPLE_DATA) if s.category == category]
+    check_prompts({category: prompt}, samples)
+    check_rubrics({category: prompt}, "generate")
+    with pytest.raises(EditbenchError, match=f"prompts/{category}"):
+        check_rubrics({category: prompt}, "expected")
+    request = render_judge_request(samples[0], "/tmp/edit.png", prompt)
+    assert request.criteria == prompt["criteria"]
+    assert request.combine == "viescore"

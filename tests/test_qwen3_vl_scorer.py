@@ -2,13 +2,17 @@
 
 Random weights say nothing about the edits, so these tests check what must hold whatever the
 weights: a score only with status ok, distributions that are distributions, a request judged
-the same in a batch as alone, and the reasoning-first path reading after the prefix.
+the same in a batch as alone, the reasoning-first path reading after the prefix, and repeated
+judging drawing distinct samples that depend on nothing but the request. How replies become
+judgements (rubrics, several samples) is checked on replies written by hand.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+import statistics
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from PIL import Image
 
 from editbench.errors import EditbenchError
 from editbench.records import OK, PARSE_ERROR, Judgement, JudgeRequest
+from editbench.scorers.combine import COMBINATIONS
 from editbench.scorers.parsing import parse_score, text_through_prefix
 from editbench.scorers.qwen3_vl import Qwen3VLJudge
 from editbench.tiny import ensure_tiny_model
@@ -87,6 +92,9 @@ def assert_distribution(judgement: Judgement) -> None:
 def assert_same_judgement(batched: Judgement, single: Judgement) -> None:
     """The same judgement, up to float rounding."""
     assert (batched.status, batched.reply) == (single.status, single.reply)
+    assert (batched.samples is None) == (single.samples is None)
+    if single.samples is not None:
+        assert batched.samples == pytest.approx(single.samples, abs=1e-5)
     if single.distribution is None:
         assert batched.distribution is None
         return
@@ -194,6 +202,9 @@ def test_fingerprint_holds_what_determines_a_judgement() -> None:
         Qwen3VLJudge("org/judge", max_new_tokens=64),
         Qwen3VLJudge("org/judge", max_pixels=256 * 256),
         Qwen3VLJudge("org/judge", attn_implementation="eager"),
+        Qwen3VLJudge("org/judge", temperature=0.7),
+        Qwen3VLJudge("org/judge", num_samples=3, temperature=0.7),
+        Qwen3VLJudge("org/judge", reduce="median"),
     ):
         assert changed.fingerprint() != fingerprint
     # A judgement does not depend on the batch it was in.
@@ -207,6 +218,11 @@ def test_fingerprint_holds_what_determines_a_judgement() -> None:
         ({"dtype": "fp8"}, r"'fp8'.*bfloat16"),
         ({"batch_size": 0}, r"batch_size.*0"),
         ({"min_pixels": 4096, "max_pixels": 1024}, r"min_pixels \(4096\).*max_pixels \(1024\)"),
+        ({"num_samples": 0}, r"num_samples.*0"),
+        ({"temperature": -0.5}, r"temperature.*-0\.5"),
+        ({"temperature": math.nan}, r"temperature.*nan"),
+        ({"num_samples": 3}, r"num_samples=3.*temperature=0"),
+        ({"reduce": "max"}, r"'max'.*\['mean', 'median'\]"),
     ],
 )
 def test_bad_options_are_named(options: dict[str, Any], named: str) -> None:
@@ -217,3 +233,175 @@ def test_bad_options_are_named(options: dict[str, Any], named: str) -> None:
 def test_spreading_over_devices_needs_gpus() -> None:
     with pytest.raises(ValueError, match="CUDA"):
         Qwen3VLJudge("org/judge").load(["cpu", "cpu"])
+
+
+# -- repeated judging on the tiny judge -----------------------------------------------------------
+
+SAMPLED = {"num_samples": 3, "temperature": 1.0}
+
+
+def sample_replies(judgement: Judgement) -> list[str]:
+    """Each judge sample's reply, out of the judgement's reply that keeps them all."""
+    parts = re.split(r"(?:^|\n\n)--- judge sample \d+ of \d+ ---\n", judgement.reply)
+    assert parts[0] == ""
+    return parts[1:]
+
+
+def test_repeated_generate_draws_distinct_samples_whatever_the_batch(
+    judge_path: str, requests: list[JudgeRequest]
+) -> None:
+    judgements = loaded(judge_path, score_mode="generate", batch_size=3, **SAMPLED).score(requests)
+    for judgement in judgements:
+        replies = sample_replies(judgement)
+        assert len(replies) == len(set(replies)) == 3
+        assert judgement.samples == [parse_score(reply) for reply in replies]
+
+    # Another batch size and order, and a global RNG in another state, change nothing.
+    torch.manual_seed(1)
+    judge = loaded(judge_path, score_mode="generate", batch_size=2, **SAMPLED)
+    for again, first in zip(judge.score(requests[::-1])[::-1], judgements, strict=True):
+        assert_same_judgement(again, first)
+
+
+def test_repeated_reasoning_first_reads_each_sample_at_its_prefix(
+    judge_path: str, requests: list[JudgeRequest]
+) -> None:
+    written = loaded(judge_path, score_mode="generate", **SAMPLED).score(requests)
+    # A prefix that at least two samples of one request write: a letter of their replies. The
+    # seeds depend on the conversation only, so expected mode draws the same replies.
+    writers, index, prefix = max(
+        (sum(letter in reply for reply in replies), i, letter)
+        for i, replies in enumerate(map(sample_replies, written))
+        for letter in set("".join(replies))
+        if letter.isascii() and letter.isalpha()
+    )
+    assert writers >= 2, "no letter that two samples of one request write"
+    replies = sample_replies(written[index])
+    reasoned = replace(requests[index], score_prefix=prefix, reasoning_first=True)
+    plain = requests[(index + 1) % len(requests)]
+
+    judge = loaded(judge_path, batch_size=2, **SAMPLED)
+    together = judge.score([reasoned, plain])
+    judgement = together[0]
+
+    expected_replies = [text_through_prefix(reply, prefix) or reply for reply in replies]
+    assert sample_replies(judgement) == expected_replies
+    assert [s is not None for s in judgement.samples] == [prefix in reply for reply in replies]
+    scored = [s for s in judgement.samples if s is not None]
+    assert len(set(scored)) == len(scored)  # distinct reasonings, distinct scores
+    assert judgement.score == pytest.approx(statistics.fmean(scored))
+    assert judgement.spread == pytest.approx(statistics.stdev(scored))
+    # The distribution is the samples' mean distribution, so its mean is the mean score.
+    assert_distribution(judgement)
+    # A plain request has nothing to sample: it is read once, as by a greedy judge.
+    assert together[1].samples is None
+    assert_same_judgement(together[1], loaded(judge_path).score([plain])[0])
+
+    alone = loaded(judge_path, batch_size=1, **SAMPLED).score([plain, reasoned])[::-1]
+    for batched, single in zip(together, alone, strict=True):
+        assert_same_judgement(batched, single)
+
+
+# -- from replies to judgements, on replies written by hand ---------------------------------------
+
+RUBRIC = {"follows": "SC", "keeps": "SC", "looks": "PQ"}
+# The score of follows 9, keeps 4 and looks 8 by each formula; a new formula needs its line.
+COMBINED = {
+    "mean": 7.0,
+    "min": 4.0,
+    "geometric_mean": (9 * 4 * 8) ** (1 / 3),
+    "viescore": math.sqrt(min(9, 4) * 8),  # sqrt(min over SC * min over PQ)
+}
+
+
+def scripted(replies: list[str], **options: Any) -> Qwen3VLJudge:
+    """A generate-mode judge whose k-th sample of every request is ``replies[k]``."""
+    judge = Qwen3VLJudge("org/judge", score_mode="generate", **options)
+
+    def generate(
+        batch: list[JudgeRequest], stop_string: str | None, sample: int | None
+    ) -> list[str]:
+        return [replies[sample or 0]] * len(batch)
+
+    judge._generate = generate
+    return judge
+
+
+def score_request() -> JudgeRequest:
+    return JudgeRequest([{"role": "user", "content": [{"type": "text", "text": "Rate it."}]}])
+
+
+def rubric_request(combine: str) -> JudgeRequest:
+    return replace(score_request(), criteria=RUBRIC, combine=combine)
+
+
+@pytest.mark.parametrize("combine", COMBINATIONS)
+def test_rubric_reply_is_combined(combine: str) -> None:
+    reply = 'Good.\n```json\n{"follows": 9, "keeps": 4, "looks": 8}\n```'
+    (judgement,) = scripted([reply]).score([rubric_request(combine)])
+
+    assert judgement.status == OK
+    assert judgement.reply == reply
+    assert judgement.criteria == {"follows": 9.0, "keeps": 4.0, "looks": 8.0}
+    assert judgement.score == pytest.approx(COMBINED[combine])
+    assert judgement.samples is None and judgement.spread is None
+
+
+def test_rubric_reply_that_cannot_be_read_is_a_parse_error() -> None:
+    (judgement,) = scripted(['{"follows": 9, "looks": 8}']).score([rubric_request("mean")])
+
+    assert judgement.status == PARSE_ERROR
+    assert judgement.score is None and judgement.criteria is None
+    assert "['follows', 'keeps', 'looks']" in judgement.error
+
+
+def test_failed_samples_are_kept_but_never_counted() -> None:
+    replies = ["Score: 6", "I cannot tell.", "Score: 9"]
+    (judgement,) = scripted(replies, num_samples=3, temperature=0.7).score([score_request()])
+
+    assert judgement.status == OK
+    assert judgement.samples == [6.0, None, 9.0]
+    assert judgement.score == pytest.approx(7.5)
+    assert judgement.spread == pytest.approx(statistics.stdev([6.0, 9.0]))
+    assert judgement.error is None
+    assert sample_replies(judgement) == replies  # the failed sample's reply too
+
+
+def test_samples_reduce_by_median() -> None:
+    replies = ["Score: 6", "Score: 9", "Score: 7"]
+    judge = scripted(replies, num_samples=3, temperature=0.7, reduce="median")
+    (judgement,) = judge.score([score_request()])
+
+    assert judgement.score == 7.0
+    assert judgement.spread == pytest.approx(statistics.stdev([6.0, 9.0, 7.0]))
+
+
+def test_no_sample_with_a_score_is_the_first_failure() -> None:
+    judge = scripted(["Maybe.", "Hard to say."], num_samples=2, temperature=0.7)
+    (judgement,) = judge.score([score_request()])
+
+    assert judgement.status == PARSE_ERROR
+    assert judgement.score is None and judgement.spread is None
+    assert judgement.samples == [None, None]
+    assert judgement.error == (
+        "no judge sample gave a score; the first: the reply states no certain score"
+    )
+    assert sample_replies(judgement) == ["Maybe.", "Hard to say."]
+
+
+def test_rubric_samples_reduce_each_criterion() -> None:
+    replies = [
+        '{"follows": 9, "keeps": 4, "looks": 8}',
+        '{"follows": 7, "keeps": 6, "looks": 2}',
+    ]
+    judge = scripted(replies, num_samples=2, temperature=0.7)
+    (judgement,) = judge.score([rubric_request("min")])
+
+    assert judgement.samples == [4.0, 2.0]  # each sample's combined score
+    assert judgement.score == pytest.approx(3.0)
+    assert judgement.criteria == pytest.approx({"follows": 8.0, "keeps": 5.0, "looks": 5.0})
+
+
+def test_rubric_requests_need_generate_mode() -> None:
+    with pytest.raises(ValueError, match="generate"):
+        Qwen3VLJudge("org/judge").score([rubric_request("mean")])

@@ -18,6 +18,9 @@ birds", "6/10 images") is a quantity, not a score.
 The reply's score is certain when it states at least one score, every statement gives the same
 value, and that value lies in 0..10. A statement that names a score but garbles it ("Score:
 7-8", "Score: 7/5", "Score: 1024x1024", ``{"score": null}``) makes the whole reply uncertain.
+
+A rubric reply (:func:`parse_criteria`) gives several named scores as one JSON object at its
+end, bare or inside a ```json fence, after optional reasoning.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 _NUMBER = r"-?\d+(?:\.\d+)?"
 
@@ -53,6 +56,9 @@ _BARE = re.compile(rf"\s*[*_]*(?P<value>{_NUMBER})[*_]*\.?\s*")
 
 _UNCERTAIN = math.nan  # a statement that names a score but does not give one clean value
 
+# What may follow a rubric's JSON object: whitespace and the closing fence of a ```json block.
+_AFTER_OBJECT = re.compile(r"\s*(?:```\s*)?")
+
 
 def parse_score(reply: str) -> float | None:
     """The score in 0..10 that ``reply`` states with certainty, or None.
@@ -67,6 +73,31 @@ def parse_score(reply: str) -> float | None:
     if math.isnan(value) or not 0 <= value <= 10:
         return None
     return value + 0.0  # "-0" reads as 0.0, not -0.0
+
+
+def parse_criteria(reply: str, names: Collection[str]) -> dict[str, float] | None:
+    """The score of each criterion in ``names`` that ``reply`` gives with certainty, or None.
+
+    The reply must hold exactly one JSON object and end with it (a closing ``` fence may follow);
+    text before it is the judge's reasoning and is not read. The object's keys must be exactly
+    ``names``, each once, and each value a number in 0..10 (written as a JSON number or, as for
+    :func:`parse_score`, a numeric string). Anything else is None: a missing, unknown or
+    repeated criterion, a value that is not a number or out of range, text after the object, or
+    a second object (two objects could disagree, and neither is certainly the answer).
+    """
+    objects = list(_top_level_objects(reply))
+    if len(objects) != 1:
+        return None
+    ((pairs, end),) = objects
+    if _AFTER_OBJECT.fullmatch(reply, end) is None:
+        return None
+    keys = [key for key, _ in pairs]
+    if len(keys) != len(set(keys)) or set(keys) != set(names):
+        return None
+    scores = {key: _json_value(value) for key, value in pairs}
+    if not all(0 <= score <= 10 for score in scores.values()):  # NaN fails the comparison
+        return None
+    return {name: scores[name] + 0.0 for name in names}
 
 
 def text_through_prefix(reply: str, prefix: str) -> str | None:
@@ -111,6 +142,21 @@ def _json_scores(reply: str) -> Iterator[float]:
         for key, value in document.items():
             if key.lower() == "score":
                 yield _json_value(value)
+
+
+def _top_level_objects(reply: str) -> Iterator[tuple[list[tuple[str, object]], int]]:
+    """Every JSON object in the reply that is not inside another one: its key-value pairs in
+    order (repeated keys kept, so that they can be caught) and the index where it ends."""
+    decoder = json.JSONDecoder(object_pairs_hook=list)
+    end = 0
+    for brace in re.finditer(r"\{", reply):
+        if brace.start() < end:
+            continue
+        try:
+            pairs, end = decoder.raw_decode(reply, brace.start())
+        except ValueError:
+            continue
+        yield pairs, end
 
 
 def _json_value(value: object) -> float:

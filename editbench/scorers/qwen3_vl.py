@@ -2,11 +2,22 @@
 
 Two score modes (see DESIGN.md, "Scores"):
 
-- ``generate``: the judge writes a reply, greedily; :func:`parse_score` reads the score from
-  it, and a reply it cannot read with certainty is a ``parse_error``.
+- ``generate``: the judge writes a reply; :func:`parse_score` reads the score from it (for a
+  rubric request, :func:`parse_criteria` reads each criterion's score and
+  :func:`combine_criteria` makes them one), and a reply it cannot read with certainty is a
+  ``parse_error``.
 - ``expected``: the judge's next-token distribution right after the score prefix, restricted
   to the digits, gives a distribution over 0..10 and its mean is the score. With a
   reasoning-first request the judge first writes its reasoning up to the score prefix.
+
+Repeated judging (``num_samples`` > 1, ``temperature`` > 0) draws several replies per request
+and reduces their scores to one, keeping each sample's score and their spread. Only written
+text can differ between samples, so in expected mode only reasoning-first requests are
+sampled; a plain one is read once. Each sample has a seed of its own, derived from the
+request's conversation (its images by content) and the sample's index, and each row of a
+batch draws from its own generator (:class:`_SeededSampler`): a request's samples are the
+same whatever batch it is in, in any order, on any number of devices of one type, up to the
+float rounding that batching brings to the greedy path as well.
 
 Every path runs through ``model.generate``: it owns the KV cache and Qwen3-VL's M-RoPE
 position ids, which it derives from the attention mask, so a left-padded row of a batch gets
@@ -15,8 +26,11 @@ the same positions as the same request scored alone.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,7 +46,8 @@ from transformers import (
 from editbench.errors import EditbenchError
 from editbench.records import OK, PARSE_ERROR, Judgement, JudgeRequest
 from editbench.scorers.base import Scorer
-from editbench.scorers.parsing import parse_score, text_through_prefix
+from editbench.scorers.combine import REDUCTIONS, combine_criteria, reduce_samples
+from editbench.scorers.parsing import parse_criteria, parse_score, text_through_prefix
 
 SCORE_MODES = ("expected", "generate")
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
@@ -46,6 +61,10 @@ class Qwen3VLJudge(Scorer):
     multiples of 32). That is the resize the processor applies anyway; qwen-vl-utils'
     ``process_vision_info`` would resize first and need the processor's resize turned off, and
     it is not installed on the GPU machines. None keeps the checkpoint's own bounds.
+
+    ``temperature`` 0 decodes greedily, one reply per request. Above 0, each request gets
+    ``num_samples`` replies drawn at that temperature from the whole vocabulary (no top-k or
+    top-p), and its score is their ``reduce`` (mean or median).
     """
 
     def __init__(
@@ -59,6 +78,9 @@ class Qwen3VLJudge(Scorer):
         attn_implementation: str = "sdpa",
         min_pixels: int | None = None,
         max_pixels: int | None = None,
+        num_samples: int = 1,
+        temperature: float = 0.0,
+        reduce: str = "mean",
     ) -> None:
         if score_mode not in SCORE_MODES:
             raise EditbenchError(
@@ -66,7 +88,11 @@ class Qwen3VLJudge(Scorer):
             )
         if dtype not in DTYPES:
             raise EditbenchError(f"Unsupported dtype {dtype!r}. Supported dtypes: {list(DTYPES)}")
-        for name, value in (("batch_size", batch_size), ("max_new_tokens", max_new_tokens)):
+        for name, value in (
+            ("batch_size", batch_size),
+            ("max_new_tokens", max_new_tokens),
+            ("num_samples", num_samples),
+        ):
             if value < 1:
                 raise EditbenchError(f"{name} must be at least 1, got {value!r}")
         for name, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
@@ -75,6 +101,17 @@ class Qwen3VLJudge(Scorer):
         if min_pixels is not None and max_pixels is not None and min_pixels > max_pixels:
             raise EditbenchError(
                 f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels})"
+            )
+        if not (math.isfinite(temperature) and temperature >= 0):
+            raise EditbenchError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        if num_samples > 1 and temperature == 0:
+            raise EditbenchError(
+                f"num_samples={num_samples} needs temperature > 0, got temperature={temperature}:"
+                " greedy samples are identical and would fake a spread of zero"
+            )
+        if reduce not in REDUCTIONS:
+            raise EditbenchError(
+                f"Unsupported reduce {reduce!r}. Supported reductions: {list(REDUCTIONS)}"
             )
         self.model = model
         self.revision = revision
@@ -85,6 +122,9 @@ class Qwen3VLJudge(Scorer):
         self.attn_implementation = attn_implementation
         self.min_pixels = min_pixels
         self.max_pixels = max_pixels
+        self.num_samples = num_samples
+        self.temperature = float(temperature)  # 1 and 1.0 must fingerprint alike
+        self.reduce = reduce
 
     def fingerprint(self) -> dict[str, Any]:
         # batch_size is left out: a request's judgement does not depend on its batch.
@@ -98,6 +138,9 @@ class Qwen3VLJudge(Scorer):
             "attn_implementation": self.attn_implementation,
             "min_pixels": self.min_pixels,
             "max_pixels": self.max_pixels,
+            "num_samples": self.num_samples,
+            "temperature": self.temperature,
+            "reduce": self.reduce,
         }
 
     def load(self, devices: Sequence[str]) -> None:
@@ -133,66 +176,94 @@ class Qwen3VLJudge(Scorer):
         self._digit_ids = [_single_token(self._processor.tokenizer, str(d)) for d in range(10)]
 
     def score(self, requests: Sequence[JudgeRequest]) -> list[Judgement]:
+        if self.score_mode == "expected" and any(request.criteria for request in requests):
+            # Setup rejects this configuration (prompts.check_rubrics); never guess a score.
+            raise ValueError("Rubric requests need score_mode='generate', not 'expected'")
         judgements: list[Judgement] = []
         for start in range(0, len(requests), self.batch_size):
             batch = requests[start : start + self.batch_size]
             if self.score_mode == "generate":
-                judgements += self._score_generated(batch)
+                drawn = self._score_generated(batch)
             else:
-                judgements += self._score_expected(batch)
+                drawn = self._score_expected(batch)
+            judgements += [_merged(samples, self.reduce) for samples in drawn]
         return judgements
 
-    def _score_generated(self, batch: Sequence[JudgeRequest]) -> list[Judgement]:
-        judgements = []
-        for reply in self._generate(batch, stop_string=None):
-            score = parse_score(reply)
-            if score is None:
-                error = "the reply states no certain score"
-                judgements.append(Judgement(PARSE_ERROR, reply, error=error))
-            else:
-                judgements.append(Judgement(OK, reply, score=score))
-        return judgements
+    def _samples(self) -> list[int | None]:
+        """The index of each judge sample of a request; None is the single greedy reply."""
+        return [None] if self.temperature == 0 else list(range(self.num_samples))
 
-    def _score_expected(self, batch: Sequence[JudgeRequest]) -> list[Judgement]:
-        # What the judge has written when the score comes: the bare prefix, or for a
-        # reasoning-first request its reasoning through the prefix (None if it never wrote it).
-        written: list[str | None] = [request.score_prefix for request in batch]
-        replies = [""] * len(batch)
-        # One generate call per score prefix, since a stop string ends every row of its call.
-        for prefix in sorted({r.score_prefix for r in batch if r.reasoning_first}):
-            indices = [
-                i for i, r in enumerate(batch) if r.reasoning_first and r.score_prefix == prefix
-            ]
-            reasoned = self._generate([batch[i] for i in indices], stop_string=prefix)
-            for i, reply in zip(indices, reasoned, strict=True):
-                replies[i] = reply
-                written[i] = text_through_prefix(reply, prefix)
+    def _score_generated(self, batch: Sequence[JudgeRequest]) -> list[list[Judgement]]:
+        """Each request's judge samples, each a reply read by the strict parser."""
+        drawn: list[list[Judgement]] = [[] for _ in batch]
+        for sample in self._samples():
+            replies = self._generate(batch, stop_string=None, sample=sample)
+            for samples, request, reply in zip(drawn, batch, replies, strict=True):
+                samples.append(_read_reply(request, reply))
+        return drawn
+
+    def _score_expected(self, batch: Sequence[JudgeRequest]) -> list[list[Judgement]]:
+        """Each request's judge samples, each read from the distribution at its score prefix."""
+        # Per request and judge sample, the reply and what the judge has written when the score
+        # comes: a plain request has written only its prefix (once: there is nothing to sample),
+        # a reasoning-first one its reasoning through the prefix (None if it never wrote it).
+        drafts: list[list[tuple[str, str | None]]] = [
+            [] if request.reasoning_first else [("", request.score_prefix)] for request in batch
+        ]
+        for sample in self._samples():
+            # One generate call per score prefix, since a stop string ends every row of its call.
+            for prefix in sorted({r.score_prefix for r in batch if r.reasoning_first}):
+                indices = [
+                    i for i, r in enumerate(batch) if r.reasoning_first and r.score_prefix == prefix
+                ]
+                replies = self._generate([batch[i] for i in indices], prefix, sample)
+                for i, reply in zip(indices, replies, strict=True):
+                    drafts[i].append((reply, text_through_prefix(reply, prefix)))
 
         # The reasoning is read again as part of the prompt rather than continued from the
         # generation's KV cache: one more prefill, but the text is tokenized exactly as in a
         # plain expected-mode request, and rows that stopped early need no special handling.
-        ready = [i for i, text in enumerate(written) if text is not None]
-        distributions = iter(
-            self._score_distributions(
-                [batch[i] for i in ready], [_before_score_digit(written[i]) for i in ready]
-            )
-        )
-        judgements = []
-        for request, reply, text in zip(batch, replies, written, strict=True):
-            if text is None:
-                error = f"the reply never wrote the score prefix {request.score_prefix!r}"
-                judgements.append(Judgement(PARSE_ERROR, reply, error=error))
-            else:
-                reply = text if request.reasoning_first else ""
-                judgements.append(_expected_judgement(next(distributions), reply))
-        return judgements
+        ready = [
+            (i, k)
+            for i, request_drafts in enumerate(drafts)
+            for k, (_, text) in enumerate(request_drafts)
+            if text is not None
+        ]
+        distributions: dict[tuple[int, int], torch.Tensor] = {}
+        for start in range(0, len(ready), self.batch_size):
+            rows = ready[start : start + self.batch_size]
+            assistant_texts = [_before_score_digit(drafts[i][k][1]) for i, k in rows]
+            probs = self._score_distributions([batch[i] for i, _ in rows], assistant_texts)
+            distributions.update(zip(rows, probs, strict=True))
 
-    def _generate(self, batch: Sequence[JudgeRequest], stop_string: str | None) -> list[str]:
-        """Greedy replies, each ending at the end of turn or right after ``stop_string``."""
+        drawn: list[list[Judgement]] = []
+        for i, (request, request_drafts) in enumerate(zip(batch, drafts, strict=True)):
+            samples = []
+            for k, (reply, text) in enumerate(request_drafts):
+                if text is None:
+                    error = f"the reply never wrote the score prefix {request.score_prefix!r}"
+                    samples.append(Judgement(PARSE_ERROR, reply, error=error))
+                else:
+                    written = text if request.reasoning_first else ""
+                    samples.append(_expected_judgement(distributions[i, k], written))
+            drawn.append(samples)
+        return drawn
+
+    def _generate(
+        self, batch: Sequence[JudgeRequest], stop_string: str | None, sample: int | None
+    ) -> list[str]:
+        """Each request's reply, ending at the end of turn or right after ``stop_string``:
+        greedy when ``sample`` is None, else drawn with that judge sample's seeds."""
         inputs = self._inputs(batch, [""] * len(batch))
+        sampler = (
+            []
+            if sample is None
+            else [_SeededSampler([_sample_seed(r, sample) for r in batch], self.temperature)]
+        )
         output = self._model.generate(
             **inputs,
-            do_sample=False,
+            do_sample=False,  # _SeededSampler samples, if anything does
+            logits_processor=LogitsProcessorList(sampler),
             max_new_tokens=self.max_new_tokens,
             stop_strings=stop_string,
             tokenizer=self._processor.tokenizer,
@@ -269,6 +340,71 @@ class Qwen3VLJudge(Scorer):
         return {"size": size}
 
 
+def _read_reply(request: JudgeRequest, reply: str) -> Judgement:
+    """The judgement that a written reply states: one score, or a rubric's combined criteria."""
+    if request.criteria is None:
+        score = parse_score(reply)
+        if score is None:
+            return Judgement(PARSE_ERROR, reply, error="the reply states no certain score")
+        return Judgement(OK, reply, score=score)
+    criteria = parse_criteria(reply, request.criteria)
+    if criteria is None:
+        error = (
+            f"the reply ends with no certain JSON object of the criteria {list(request.criteria)}"
+        )
+        return Judgement(PARSE_ERROR, reply, error=error)
+    score = combine_criteria(criteria, request.criteria, request.combine)
+    return Judgement(OK, reply, score=score, criteria=criteria)
+
+
+def _merged(samples: Sequence[Judgement], reduce: str) -> Judgement:
+    """One request's judgement from its judge samples.
+
+    A single sample is the judgement. Of several, the score is the ``reduce`` of the samples
+    that gave one (ok if any did; else the first sample's failure), and ``samples`` keeps every
+    sample's score, None where it failed. Every reply is kept, each under a header naming its
+    sample, so that a failed sample can be read. A rubric's criteria are each reduced on their
+    own, so with ``min`` or ``viescore`` the score need not be their combination. In expected
+    mode the distribution is the mean of the samples' distributions: the judge's belief over
+    the scores, averaged over its reasonings (its mean is the score when reducing by mean).
+    """
+    if len(samples) == 1:
+        return samples[0]
+    scores = [sample.score for sample in samples]
+    reply = "\n\n".join(
+        f"--- judge sample {k} of {len(samples)} ---\n{sample.reply}"
+        for k, sample in enumerate(samples, start=1)
+    )
+    ok = [sample for sample in samples if sample.status == OK]
+    if not ok:
+        first = samples[0]
+        error = f"no judge sample gave a score; the first: {first.error}"
+        return Judgement(first.status, reply, error=error, samples=scores)
+
+    score, spread = reduce_samples(scores, reduce)
+    criteria = None
+    if ok[0].criteria is not None:
+        criteria = {
+            name: reduce_samples([sample.criteria[name] for sample in ok], reduce)[0]
+            for name in ok[0].criteria
+        }
+    distribution = entropy = None
+    if ok[0].distribution is not None:
+        mixture = torch.tensor([sample.distribution for sample in ok]).mean(0)
+        distribution = mixture.tolist()
+        entropy = _entropy(mixture)
+    return Judgement(
+        OK,
+        reply,
+        score=score,
+        distribution=distribution,
+        entropy=entropy,
+        criteria=criteria,
+        samples=scores,
+        spread=spread,
+    )
+
+
 def _expected_judgement(distribution: torch.Tensor, reply: str) -> Judgement:
     """An ok judgement from a distribution over the scores 0..10."""
     return Judgement(
@@ -276,8 +412,64 @@ def _expected_judgement(distribution: torch.Tensor, reply: str) -> Judgement:
         reply,
         score=float((distribution * torch.arange(11.0)).sum()),
         distribution=distribution.tolist(),
-        entropy=float(-torch.special.xlogy(distribution, distribution).sum()),
+        entropy=_entropy(distribution),
     )
+
+
+def _entropy(distribution: torch.Tensor) -> float:
+    """The entropy of a distribution, in nats."""
+    return float(-torch.special.xlogy(distribution, distribution).sum())
+
+
+def _sample_seed(request: JudgeRequest, sample: int) -> int:
+    """The seed of one judge sample of ``request``: a function of its conversation, with images
+    named by content (so moving the files changes nothing), and of the sample's index only."""
+    conversation = [
+        {
+            **message,
+            "content": [
+                {**part, "image": hashlib.sha256(Path(part["image"]).read_bytes()).hexdigest()}
+                if part.get("type") == "image"
+                else part
+                for part in message["content"]
+            ],
+        }
+        for message in request.messages
+    ]
+    text = json.dumps(conversation, sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(f"{text}/{sample}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1  # fits a signed 64-bit seed
+
+
+class _SeededSampler(LogitsProcessor):
+    """Draws each row's next token at ``temperature`` with a generator of the row's own, then
+    makes it the only possible token, so that a greedy ``generate`` samples.
+
+    ``generate(do_sample=True)`` draws every row from one global generator, so a row's tokens
+    would depend on the rows beside it and on their order. Here a row's k-th draw comes from its
+    own seed alone: a row that has finished keeps drawing, but what it draws is discarded.
+    """
+
+    def __init__(self, seeds: Sequence[int], temperature: float) -> None:
+        self.seeds = seeds
+        self.temperature = temperature
+        self._generators: list[torch.Generator] | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self._generators is None:  # made here, on the logits' device (a spread judge's last)
+            self._generators = [
+                torch.Generator(scores.device).manual_seed(seed) for seed in self.seeds
+            ]
+        probs = (scores / self.temperature).softmax(-1)
+        tokens = torch.cat(
+            [
+                torch.multinomial(row, 1, generator=generator)
+                for row, generator in zip(probs, self._generators, strict=True)
+            ]
+        )
+        forced = torch.full_like(scores, -math.inf)
+        forced[torch.arange(len(tokens)), tokens] = 0
+        return forced
 
 
 class _ForceToken(LogitsProcessor):

@@ -1,0 +1,84 @@
+"""Where the rows of a compared run come from: a run folder, or an MLflow run's artifacts."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from editbench.errors import EditbenchError
+
+DEFAULT_TRACKING_URI = "sqlite:///outputs/mlflow.db"
+_RUN_ID = re.compile(r"[0-9a-f]{32}")  # what MLflow's run ids look like
+
+
+@dataclass(frozen=True)
+class LoadedRun:
+    """The samples.jsonl rows of one run and where they came from."""
+
+    name: str  # short and path-safe, for the default output folder
+    source: str  # the folder, or the MLflow run, as shown in the outputs
+    rows: list[dict[str, Any]]
+
+
+def load_run(value: str, tracking_uri: str = DEFAULT_TRACKING_URI) -> LoadedRun:
+    """The run at ``value``: a run folder, or else, if it is 32 hex digits, an MLflow run id
+    whose samples.jsonl artifact is read from ``tracking_uri``."""
+    path = Path(value)
+    if not path.is_dir() and _RUN_ID.fullmatch(value):
+        return _load_mlflow_run(value, tracking_uri)
+    if not path.is_dir():
+        state = "is not a directory" if path.exists() else "does not exist"
+        raise EditbenchError(f"run folder {value!r} {state}; expected a run folder or run id")
+    samples = path / "samples.jsonl"
+    if not samples.is_file():
+        raise EditbenchError(
+            f"run folder {value!r} has no samples.jsonl; expected the folder of a finished run"
+        )
+    resolved = path.resolve()
+    # The parent's name too: a sweep's job folders are called 0, 1, ...
+    name = f"{resolved.parent.name}_{resolved.name}"
+    return LoadedRun(name, str(path), _read_samples(samples, f"run folder {value!r}"))
+
+
+def _load_mlflow_run(run_id: str, tracking_uri: str) -> LoadedRun:
+    prefix = "sqlite:///"
+    # Opening a missing sqlite store would create an empty one, and then report a missing run.
+    if tracking_uri.startswith(prefix) and not Path(tracking_uri[len(prefix) :]).is_file():
+        raise EditbenchError(
+            f"MLflow run {run_id!r}: tracking store {tracking_uri!r} does not exist; "
+            "pass --tracking-uri"
+        )
+    from mlflow import MlflowClient  # heavy import: only when a run id is given
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise EditbenchError(f"MLflow run {run_id!r} not found in {tracking_uri!r}") from None
+    if "samples.jsonl" not in {artifact.path for artifact in client.list_artifacts(run_id)}:
+        raise EditbenchError(f"MLflow run {run_id!r} has no samples.jsonl artifact")
+    with tempfile.TemporaryDirectory() as folder:
+        local = client.download_artifacts(run_id, "samples.jsonl", folder)
+        rows = _read_samples(Path(local), f"MLflow run {run_id!r}")
+    return LoadedRun(run_id, f"MLflow run {run_id} ({run.info.run_name})", rows)
+
+
+def _read_samples(path: Path, source: str) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as error:
+            raise EditbenchError(f"{source}: samples.jsonl line {number}: {error}") from None
+        missing = [key for key in ("id", "category", "status", "score") if key not in row]
+        if missing:
+            raise EditbenchError(f"{source}: samples.jsonl line {number} lacks {missing}")
+        rows.append(row)
+    return rows

@@ -1,0 +1,65 @@
+"""``dry_run=true``: validate and plan, then write every judge conversation that the run would
+send (text and images) into the run folder, loading no model and writing nothing to the store."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from editbench.plan import Plan
+from editbench.store import Store
+from editbench.thumbnails import thumbnail_data_uri
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("editbench", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def write_dry_run(output_dir: Path, plan: Plan, store: Store) -> dict[str, Any]:
+    """Write ``judge_requests.jsonl`` and ``judge_requests.html``; returns what the run would do."""
+    edits_to_do = {t.key for t in plan.edits if store.read_edit(t.key) is None}
+    judgements_to_do = {t.key for t in plan.judgements if store.read_judgement(t.key) is None}
+    entries = []
+    with open(output_dir / "judge_requests.jsonl", "w") as f:
+        for sample, task in zip(plan.samples, plan.judgements, strict=True):
+            entry = {
+                "id": sample.id,
+                "category": sample.category,
+                "edit_key": task.edit_key,
+                "judgement_key": task.key,
+                "edit_needed": task.edit_key in edits_to_do,
+                "judgement_needed": task.key in judgements_to_do,
+                **asdict(task.request),
+            }
+            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            entries.append(entry)
+    page = _TEMPLATES.get_template("dry_run.html.j2").render(
+        entries=entries, pictures=_pictures(entries), count=len(entries)
+    )
+    (output_dir / "judge_requests.html").write_text(page)
+    return {
+        "dry_run": True,
+        "samples": len(plan.samples),
+        "edits_to_do": len(edits_to_do),
+        "edits_reused": len(plan.edits) - len(edits_to_do),
+        "judgements_to_do": len(judgements_to_do),
+        "judgements_reused": len(plan.judgements) - len(judgements_to_do),
+    }
+
+
+def _pictures(entries: list[dict[str, Any]]) -> dict[str, str | None]:
+    """Thumbnails of every image that exists now; an edit not made yet has none."""
+    paths = {
+        part["image"]
+        for entry in entries
+        for message in entry["messages"]
+        for part in message["content"]
+        if part.get("type") == "image"
+    }
+    return {path: thumbnail_data_uri(path) if Path(path).is_file() else None for path in paths}

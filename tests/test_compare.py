@@ -1,0 +1,309 @@
+"""Comparing two runs: the paired differences, their intervals, the outputs and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from editbench.aggregate import aggregate
+from editbench.compare import compare_runs, log_comparison, write_comparison
+from editbench.errors import EditbenchError
+
+CATEGORIES = ("physical", "environment", "social", "causal", "referential")
+SHIFT = 2.0  # B scores this much above A on physical, and the same as A elsewhere
+SCRIPT = "<script>alert('judge')</script>"
+
+
+def sample(key: str, category: str, score: float | None, status: str = "ok") -> dict[str, Any]:
+    """One samples.jsonl row; only an ``ok`` judgement has a score."""
+    return {
+        "id": key,
+        "category": category,
+        "instruction": f"Edit {key}",
+        "source_image": None,
+        "edited_image": None,
+        "status": status,
+        "score": score if status == "ok" else None,
+        "reply": f"Score: {score}",
+        "edit_key": f"edit-{key}",
+        "judgement_key": f"judgement-{key}",
+    }
+
+
+def shifted_runs(per_category: int = 30, physical: int = 30) -> tuple[list[dict], list[dict]]:
+    """Runs A and B of the same samples. Every difference B - A is its category's shift ± 0.5,
+    alternately, so each category's mean difference is exactly SHIFT on physical and 0 elsewhere
+    (an even number of samples per category)."""
+    rows_a, rows_b = [], []
+    for category in CATEGORIES:
+        shift = SHIFT if category == "physical" else 0.0
+        for i in range(physical if category == "physical" else per_category):
+            key = f"{category}-{i:02d}"
+            score = 3.0 + i % 5
+            rows_a.append(sample(key, category, score))
+            rows_b.append(sample(key, category, score + shift + (0.5 if i % 2 else -0.5)))
+    return rows_a, rows_b
+
+
+def by_id(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {row["id"]: row for row in rows}
+
+
+def test_a_shift_in_one_category_is_found_and_nowhere_else():
+    comparison = compare_runs(*shifted_runs(), n_bootstrap=2000, seed=0, top=5)
+
+    physical = comparison["categories"]["physical"]
+    assert physical["n_shared"] == 30 and physical["mean_diff"] == pytest.approx(SHIFT)
+    low, high = physical["ci95"]
+    assert 0 < low < SHIFT < high
+    assert physical["p_value"] < 0.01
+    for name in CATEGORIES[1:]:
+        stats = comparison["categories"][name]
+        assert stats["mean_diff"] == pytest.approx(0.0, abs=1e-12)
+        low, high = stats["ci95"]
+        assert low < 0 < high
+        assert stats["p_value"] > 0.5
+    assert list(comparison["categories"]) == list(CATEGORIES)
+
+
+def test_overall_is_the_mean_of_the_categories_differences():
+    # physical has fewer samples: a pooled mean would give it less weight than 1/5
+    rows_a, rows_b = shifted_runs(per_category=30, physical=10)
+    overall = compare_runs(rows_a, rows_b, n_bootstrap=2000, seed=0)["overall"]
+
+    assert overall["mean_diff"] == pytest.approx(SHIFT / len(CATEGORIES))
+    assert overall["n_shared"] == 4 * 30 + 10
+    results_a = aggregate(rows_a, CATEGORIES)["overall"]
+    results_b = aggregate(rows_b, CATEGORIES)["overall"]
+    # with every sample shared, the means are results.json's mean of category means
+    assert overall["mean_a"] == pytest.approx(results_a["mean_of_categories"])
+    assert overall["mean_b"] == pytest.approx(results_b["mean_of_categories"])
+    low, high = overall["ci95"]
+    assert 0 < low < overall["mean_diff"] < high
+    assert overall["p_value"] < 0.01
+
+
+def test_the_same_seed_gives_the_same_comparison():
+    rows_a, rows_b = shifted_runs()
+    first = compare_runs(rows_a, rows_b, n_bootstrap=500, seed=7)
+    assert compare_runs(rows_a, rows_b, n_bootstrap=500, seed=7) == first
+    other = compare_runs(rows_a, rows_b, n_bootstrap=500, seed=8)
+    assert other["categories"]["physical"]["ci95"] != first["categories"]["physical"]["ci95"]
+    assert other["overall"]["ci95"] != first["overall"]["ci95"]
+
+
+def test_samples_judged_by_one_run_are_counted_not_paired():
+    rows_a, rows_b = shifted_runs()
+    rows_a.append(sample("social-only-a", "social", 9.0))
+    rows_b.append(sample("causal-only-b", "causal", 1.0))
+    rows_b.append(sample("causal-failed-b", "causal", None, status="parse_error"))  # nobody's
+    comparison = compare_runs(rows_a, rows_b, n_bootstrap=500)
+
+    social, causal = comparison["categories"]["social"], comparison["categories"]["causal"]
+    assert (social["n_shared"], social["only_a"], social["only_b"]) == (30, 1, 0)
+    assert (causal["n_shared"], causal["only_a"], causal["only_b"]) == (30, 0, 1)
+    assert social["mean_diff"] == causal["mean_diff"] == pytest.approx(0.0, abs=1e-12)
+    assert (comparison["overall"]["only_a"], comparison["overall"]["only_b"]) == (1, 1)
+
+
+def test_failed_judgements_are_excluded():
+    rows_a, rows_b = shifted_runs()
+    failed = by_id(rows_b)["physical-00"]
+    failed.update(status="parse_error", score=99.0)  # a stray score on a failure is never read
+    by_id(rows_a)["physical-01"].update(status="refusal", score=None)
+    comparison = compare_runs(rows_a, rows_b, n_bootstrap=500)
+
+    physical = comparison["categories"]["physical"]
+    assert (physical["n_shared"], physical["only_a"], physical["only_b"]) == (28, 1, 1)
+    kept = [i for i in range(30) if i not in (0, 1)]
+    expected_b = sum(3.0 + i % 5 + SHIFT + (0.5 if i % 2 else -0.5) for i in kept) / len(kept)
+    assert physical["mean_b"] == pytest.approx(expected_b)
+    assert all(m["id"] not in ("physical-00", "physical-01") for m in comparison["top_movers"])
+
+
+def test_top_movers_are_the_largest_changes():
+    rows_a, rows_b = shifted_runs()
+    by_id(rows_b)["social-03"]["score"] += 6.0
+    by_id(rows_b)["causal-07"]["score"] -= 4.0
+    movers = compare_runs(rows_a, rows_b, n_bootstrap=100, top=3)["top_movers"]
+
+    # then the physical samples that moved by SHIFT + 0.5, ties broken by id
+    assert [m["id"] for m in movers] == ["social-03", "causal-07", "physical-01"]
+    assert [m["diff"] for m in movers] == pytest.approx([6.5, -3.5, 2.5])
+    assert movers[0]["score_a"] == 6.0 and movers[0]["score_b"] == 12.5
+    assert movers[0]["same_edit"] is True
+
+
+def test_nothing_shared_leaves_every_statistic_undefined():
+    rows_a, _ = shifted_runs()
+    rows_b = [{**row, "id": row["id"] + "-b"} for row in rows_a]
+    comparison = compare_runs(rows_a, rows_b, n_bootstrap=100)
+
+    assert comparison["overall"]["n_shared"] == 0
+    assert comparison["overall"]["mean_diff"] is None and comparison["overall"]["ci95"] is None
+    assert comparison["overall"]["only_a"] == comparison["overall"]["only_b"] == 150
+    assert comparison["top_movers"] == []
+
+
+def test_inconsistent_runs_are_refused():
+    rows_a, rows_b = shifted_runs()
+    with pytest.raises(EditbenchError, match="'physical-00' appears twice in run A"):
+        compare_runs([*rows_a, rows_a[0]], rows_b)
+    by_id(rows_b)["social-02"]["category"] = "causal"
+    with pytest.raises(EditbenchError, match="'social-02' is in category 'social' in run A"):
+        compare_runs(rows_a, rows_b)
+
+
+# The outputs and the CLI, on run folders written here.
+
+
+def write_run(folder: Path, rows: list[dict[str, Any]]) -> Path:
+    folder.mkdir(parents=True)
+    with open(folder / "samples.jsonl", "w") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+    results = aggregate(rows, CATEGORIES)
+    (folder / "results.json").write_text(json.dumps(results))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run_folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Runs A and B as folders, with images, and a top mover whose reply is a script."""
+    root = tmp_path_factory.mktemp("compare")
+    rows_a, rows_b = shifted_runs()
+    for side, rows in (("a", rows_a), ("b", rows_b)):
+        for row in rows:
+            row["source_image"] = str(root / f"{row['id']}.png")
+            row["edited_image"] = str(root / f"{row['id']}-{side}.png")
+            row["edit_key"] = f"{side}-{row['id']}"
+    paths = {row[key] for row in rows_a + rows_b for key in ("source_image", "edited_image")}
+    for index, path in enumerate(sorted(paths)):
+        Image.new("RGB", (32, 24), (index % 256, 80, 160)).save(path)
+    by_id(rows_b)["social-03"].update(score=10.0, reply=SCRIPT)
+    return write_run(root / "runs" / "a", rows_a), write_run(root / "runs" / "b", rows_b)
+
+
+def compare_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "editbench.compare", *args, "--bootstrap", "1000"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_cli_compares_two_folders(run_folders: tuple[Path, Path], tmp_path: Path):
+    run_a, run_b = run_folders
+    result = compare_cli(str(run_a), str(run_b), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+    assert "B - A" in result.stdout and "physical" in result.stdout and "+2.00" in result.stdout
+    assert "social-03" in result.stdout  # the top mover
+    comparison = json.loads((tmp_path / "out" / "comparison.json").read_text())
+    assert comparison["run_a"] == str(run_a) and comparison["run_b"] == str(run_b)
+    assert comparison["categories"]["physical"]["mean_diff"] == pytest.approx(SHIFT)
+    assert comparison["top_movers"][0]["id"] == "social-03"
+    markdown = (tmp_path / "out" / "comparison.md").read_text()
+    assert "| physical | 30 | 0 | 0 |" in markdown
+
+    html = (tmp_path / "out" / "comparison.html").read_text()
+    assert "http://" not in html and "https://" not in html  # opens offline
+    assert "<script" not in html and "&lt;script&gt;" in html
+    assert "<svg" in html and html.count("data:image/jpeg;base64,") >= 3  # source | A | B
+
+
+@pytest.mark.slow
+def test_cli_writes_under_outputs_compare_by_default(
+    run_folders: tuple[Path, Path], tmp_path: Path
+):
+    result = compare_cli(*map(str, run_folders), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "outputs" / "compare" / "runs_a-vs-runs_b"
+    assert sorted(path.name for path in out.iterdir()) == [
+        "comparison.html",
+        "comparison.json",
+        "comparison.md",
+    ]
+
+
+@pytest.fixture(scope="module")
+def mlflow_runs(run_folders: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory):
+    """A sqlite MLflow store holding runs A and B, each with its samples.jsonl as an artifact."""
+    from mlflow import MlflowClient
+
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("compare", (root / "artifacts").as_uri())
+    ids = []
+    for folder in run_folders:
+        run_id = client.create_run(experiment, run_name=f"run {folder.name}").info.run_id
+        client.log_artifact(run_id, str(folder / "samples.jsonl"))
+        ids.append(run_id)
+    return client, uri, experiment, ids
+
+
+@pytest.mark.slow
+def test_cli_compares_mlflow_runs_by_id(mlflow_runs, tmp_path: Path):
+    _, uri, _, (id_a, id_b) = mlflow_runs
+    result = compare_cli(id_a, id_b, "--tracking-uri", uri, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+    out = tmp_path / "outputs" / "compare" / f"{id_a}-vs-{id_b}"
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert comparison["run_a"] == f"MLflow run {id_a} (run a)"
+    assert comparison["categories"]["physical"]["mean_diff"] == pytest.approx(SHIFT)
+    assert "+2.00" in result.stdout
+
+
+def test_log_comparison_puts_metrics_and_files_on_a_run(mlflow_runs, tmp_path: Path):
+    client, _, experiment, _ = mlflow_runs
+    comparison = compare_runs(*shifted_runs(), n_bootstrap=500)
+    files = write_comparison(tmp_path, comparison, "run a", "run b")
+    run_id = client.create_run(experiment, run_name="sweep").info.run_id
+
+    log_comparison(client, run_id, comparison, files)
+
+    metrics = client.get_run(run_id).data.metrics
+    assert metrics["compare/physical/diff"] == pytest.approx(SHIFT)
+    assert metrics["compare/physical/ci95_lo"] > 0
+    assert metrics["compare/overall/diff"] == pytest.approx(SHIFT / len(CATEGORIES))
+    assert {"compare/social/ci95_hi", "compare/overall/p_value"} <= metrics.keys()
+    logged = {Path(info.path).name for info in client.list_artifacts(run_id, "compare")}
+    assert logged == {"comparison.json", "comparison.md", "comparison.html"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case", ["missing folder", "no samples.jsonl", "unknown run id", "nothing shared"]
+)
+def test_cli_errors_name_the_value_and_exit_2(
+    case: str, run_folders: tuple[Path, Path], mlflow_runs, tmp_path: Path
+):
+    run_a, _ = run_folders
+    _, uri, _, _ = mlflow_runs
+    (tmp_path / "empty").mkdir()
+    write_run(tmp_path / "other", [sample("elsewhere", "physical", 5.0)])
+    bad, args = {
+        "missing folder": ("no-such-run", [str(run_a), "no-such-run"]),
+        "no samples.jsonl": ("empty", ["empty", str(run_a)]),
+        "unknown run id": ("0" * 32, [str(run_a), "0" * 32]),
+        "nothing shared": ("other", [str(run_a), "other"]),
+    }[case]
+
+    result = compare_cli(*args, "--tracking-uri", uri, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("editbench.compare: error:")
+    assert bad in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "outputs").exists()
