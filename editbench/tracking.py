@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -203,6 +204,26 @@ def summarize_sweep(tracker: MlflowTracker) -> None:
         client.log_metric(parent, "best/score/overall", best["score/overall"])
         client.set_tag(parent, "editbench.best_run", best["run"])
     client.log_metric(parent, "sweep/jobs", len(rows))
+    _compare_to_first_job(tracker, [job for job in jobs if job.info.status == "FINISHED"])
+
+
+def _compare_to_first_job(tracker: MlflowTracker, jobs: list[Any]) -> None:
+    """Log on every job after the first its paired comparison with the first job
+    (``compare/vs_first_job/<category>/diff``, interval, p-value, and the comparison pages), so
+    MLflow's run comparison view shows how sure each difference is."""
+    from editbench.compare import compare_runs, load_run, log_comparison, write_comparison
+
+    if len(jobs) < 2:
+        return
+    first = load_run(jobs[0].info.run_id, tracker.uri)
+    for job in jobs[1:]:
+        other = load_run(job.info.run_id, tracker.uri)
+        comparison = compare_runs(first.rows, other.rows)
+        with tempfile.TemporaryDirectory() as folder:
+            files = write_comparison(Path(folder), comparison, first.name, other.name)
+            log_comparison(
+                tracker.client, job.info.run_id, comparison, files, "compare/vs_first_job"
+            )
 
 
 def _absolute_sqlite(uri: str) -> str:

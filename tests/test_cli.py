@@ -95,7 +95,14 @@ def test_demo_is_logged_to_mlflow(demo_run: Path, workspace: Path):
     for category in CATEGORIES:
         assert run.data.metrics[f"score/{category}/coverage"] == 1.0
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"results.json", "samples.jsonl", "report.html", "config.yaml"} <= artifacts
+    assert {
+        "results.json",
+        "samples.jsonl",
+        "report.html",
+        "config.yaml",
+        "categories.png",
+    } <= artifacts
+    assert "samples_table.json" in artifacts  # the per-sample table of MLflow's evaluation view
 
 
 @pytest.mark.slow
@@ -159,6 +166,15 @@ def test_prompt_sweep_rejudges_only_physical(demo_run: Path, workspace: Path):
         "physical=v2,environment=v1,social=v1,causal=v1,referential=v1",
         "v1",
     ]
+    # the parent summarises its jobs; each later job carries its comparison with the first
+    assert parent.info.status == "FINISHED"
+    best = max(run.data.metrics["score/overall"] for run in children)
+    assert parent.data.metrics["best/score/overall"] == pytest.approx(best)
+    assert "sweep_table.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    second = next(run for run in children if run.data.tags["editbench.prompts"] != "v1")
+    assert second.data.metrics["compare/vs_first_job/environment/diff"] == pytest.approx(0.0)
+    pages = {a.path for a in client.list_artifacts(second.info.run_id, "compare/vs_first_job")}
+    assert "compare/vs_first_job/comparison.html" in pages
 
 
 @pytest.mark.parametrize(
