@@ -11,18 +11,14 @@ judge's own (:func:`_judge_noise`).
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from editbench.bootstrap import bootstrap_means, category_rng, percentile_interval, two_sided_p
 from editbench.records import OK
-
-# Bootstrap resamples are drawn in blocks of at most this many indices, so memory stays at a
-# few MB however large a category or n_bootstrap is.
-_BLOCK_DRAWS = 1_000_000
 
 
 def aggregate(
@@ -55,7 +51,7 @@ def aggregate(
         rows_by_category[row["category"]].append(row)
 
     summaries: dict[str, dict[str, Any]] = {}
-    bootstrap_means: list[np.ndarray] = []  # per judged category, for the overall interval
+    replicates: list[np.ndarray] = []  # per judged category, for the overall interval
     all_scores: list[np.ndarray] = []
     for name in names:
         scores = _ok_scores(rows_by_category[name])
@@ -64,9 +60,9 @@ def aggregate(
         summary["ci95"] = None
         summary["failures"] = dict(sorted(failures.items()))
         if scores.size:
-            means = _bootstrap_means(scores, n_bootstrap, _category_rng(seed, name))
-            summary["ci95"] = _interval(means)
-            bootstrap_means.append(means)
+            means = bootstrap_means(scores, n_bootstrap, category_rng(seed, name))
+            summary["ci95"] = percentile_interval(means)
+            replicates.append(means)
             all_scores.append(scores)
         criteria = _criteria(rows_by_category[name], n_bootstrap, seed, name)
         if criteria:
@@ -87,7 +83,7 @@ def aggregate(
         # Each category is resampled on its own, so averaging the categories' replicates
         # gives a stratified bootstrap of the mean of category means.
         "ci95_mean_of_categories": (
-            _interval(np.mean(bootstrap_means, axis=0)) if bootstrap_means else None
+            percentile_interval(np.mean(replicates, axis=0)) if replicates else None
         ),
     }
     criterion_means: dict[str, list[float]] = {}
@@ -128,18 +124,14 @@ def paired_bootstrap(
     scores_a = np.array([a[key] for key in shared], dtype=float)
     scores_b = np.array([b[key] for key in shared], dtype=float)
     diffs = scores_b - scores_a
-    means = _bootstrap_means(diffs, n_bootstrap, np.random.default_rng(seed))
-    # Twice the smaller tail of the bootstrap distribution beyond zero, so that p < 0.05 about
-    # when 0 lies outside ci95. The +1 keeps finitely many resamples from claiming p == 0.
-    below = (np.count_nonzero(means <= 0) + 1) / (n_bootstrap + 1)
-    above = (np.count_nonzero(means >= 0) + 1) / (n_bootstrap + 1)
+    means = bootstrap_means(diffs, n_bootstrap, np.random.default_rng(seed))
     return {
         "n_shared": len(shared),
         "mean_a": float(scores_a.mean()),
         "mean_b": float(scores_b.mean()),
         "mean_diff": float(diffs.mean()),
-        "ci95": _interval(means),
-        "p_value": min(1.0, 2 * min(below, above)),
+        "ci95": percentile_interval(means),
+        "p_value": two_sided_p(means),
     }
 
 
@@ -169,12 +161,12 @@ def _criteria(
     for criterion, criterion_values in values.items():
         scores = np.array(criterion_values, dtype=float)
         # Named apart from the category's own stream, and stable when criteria are added.
-        rng = _category_rng(seed, f"{category}/{criterion}")
+        rng = category_rng(seed, f"{category}/{criterion}")
         summaries[criterion] = {
             "judged": int(scores.size),
             "mean": float(scores.mean()),
             "std": float(scores.std(ddof=1)) if scores.size >= 2 else None,
-            "ci95": _interval(_bootstrap_means(scores, n_bootstrap, rng)),
+            "ci95": percentile_interval(bootstrap_means(scores, n_bootstrap, rng)),
         }
     return summaries
 
@@ -220,30 +212,3 @@ def _describe(scores: np.ndarray, n: int) -> dict[str, Any]:
         "min": float(scores.min()) if judged else None,
         "max": float(scores.max()) if judged else None,
     }
-
-
-def _category_rng(seed: int, name: str) -> np.random.Generator:
-    """A generator for one category's resamples.
-
-    Seeded from the run seed and the category's name (crc32, stable across processes unlike
-    ``hash``), so a category's interval does not change when other categories are added,
-    removed or reordered.
-    """
-    return np.random.default_rng([seed, zlib.crc32(name.encode())])
-
-
-def _bootstrap_means(values: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
-    """Means of ``n_bootstrap`` resamples, with replacement, of ``values``."""
-    size = values.size
-    block = max(1, _BLOCK_DRAWS // size)
-    means = np.empty(n_bootstrap)
-    for start in range(0, n_bootstrap, block):
-        stop = min(start + block, n_bootstrap)
-        means[start:stop] = values[rng.integers(0, size, size=(stop - start, size))].mean(axis=1)
-    return means
-
-
-def _interval(means: np.ndarray) -> list[float]:
-    """The central 95% percentile interval of bootstrap replicates."""
-    low, high = np.percentile(means, [2.5, 97.5])
-    return [float(low), float(high)]

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from editbench.aggregate import _bootstrap_means, _category_rng, _interval, paired_bootstrap
+from editbench.aggregate import paired_bootstrap
+from editbench.bootstrap import bootstrap_means, category_rng, percentile_interval, two_sided_p
 from editbench.errors import EditbenchError
 from editbench.records import CATEGORIES, OK
 
@@ -51,7 +52,7 @@ def compare_runs(
         }
         if stats["n_shared"]:
             diffs = np.array([b[key] - a[key] for key in sorted(a.keys() & b.keys())])
-            replicates.append(_bootstrap_means(diffs, n_bootstrap, _category_rng(seed, name)))
+            replicates.append(bootstrap_means(diffs, n_bootstrap, category_rng(seed, name)))
 
     return {
         "n_bootstrap": n_bootstrap,
@@ -118,11 +119,8 @@ def _overall(
     # Averaging the categories' replicates, each resampled within its category, is a
     # stratified bootstrap of the mean of category differences (as aggregate's overall).
     means = np.mean(replicates, axis=0)
-    overall["ci95"] = _interval(means)
-    # The two-sided p-value of paired_bootstrap, on these replicates.
-    below = (np.count_nonzero(means <= 0) + 1) / (means.size + 1)
-    above = (np.count_nonzero(means >= 0) + 1) / (means.size + 1)
-    overall["p_value"] = min(1.0, 2 * min(below, above))
+    overall["ci95"] = percentile_interval(means)
+    overall["p_value"] = two_sided_p(means)
     return overall
 
 
