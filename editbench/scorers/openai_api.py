@@ -7,11 +7,8 @@ Score modes (see DESIGN.md, "Scores"):
   :func:`parse_criteria` reads each criterion's score and :func:`combine_criteria` makes them
   one), and a reply it cannot read with certainty is a ``parse_error``.
 - ``expected``: the reply comes with ``logprobs``, and the distribution over 0..10 is read at
-  the score position: the first non-blank token after the score prefix that the judge writes
-  (or the reply's first token, when a request that is not reasoning-first replies with the
-  bare number). Only the tokens "0".."10" among the ``top_logprobs`` count (a digit less
-  likely than the top ``top_logprobs`` tokens counts as 0); they are renormalised, as the
-  local judge restricts its distribution to the digits.
+  the score position, the first non-blank token after the score prefix that the judge writes
+  (:func:`editbench.scorers.logprobs.score_distribution` says how, "10" included).
 
   The score is read from the judge's own reply rather than from an assistant turn prefilled
   with the prefix: prefilling needs ``continue_final_message``, a vLLM extension that the
@@ -20,15 +17,9 @@ Score modes (see DESIGN.md, "Scores"):
   do, reasoning-first or not, at the cost of one assumption: a judge that writes the prefix
   itself is conditioned on the same text as one prefilled with it.
 
-  "10": where the tokenizer has "10" as one token (OpenAI's), it is read directly. Qwen's
-  splits every number into digits, so "1" starts both 1 and 10: when the judge writes "1" at
-  the score position, q = p("0" | "1") comes from the next token's ``top_logprobs`` and
-  p(10) = p("1") q, p(1) = p("1") (1 - q), as in the local judge. When it writes any other
-  digit, q is not observed and is taken as 0 (all of p("1") is read as 1). A "0" missing from
-  the next token's ``top_logprobs`` also counts as q = 0.
-
 Repeated judging (``num_samples`` > 1, ``temperature`` > 0) sends each request that many
-times, each with the ``seed`` of its sample, and reduces the scores as the local judge does.
+times, each with the ``seed`` of its sample, and reduces the scores as the local judge does
+(:mod:`editbench.scorers.samples`).
 
 A server that returns no logprobs (``transformers serve`` ignores the request for them) gives
 ``parse_error`` with "server returned no logprobs"; nothing falls back to ``generate``.
@@ -45,34 +36,37 @@ OpenAI: a 400 coded "content_filter") is a ``content_filter`` judgement, like a 
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
-import json
 import logging
 import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletion, ChatCompletionTokenLogprob
+from openai.types.chat import ChatCompletion
 from PIL import Image
 
 from editbench.errors import EditbenchError
 from editbench.records import (
     API_ERROR,
     CONTENT_FILTER,
-    OK,
     PARSE_ERROR,
     REFUSAL,
     Judgement,
     JudgeRequest,
 )
 from editbench.scorers.base import Scorer
-from editbench.scorers.combine import REDUCTIONS, combine_criteria, reduce_samples
-from editbench.scorers.parsing import parse_criteria, parse_score
+from editbench.scorers.combine import REDUCTIONS
+from editbench.scorers.logprobs import Unreadable, score_distribution
+from editbench.scorers.samples import (
+    conversation_by_content,
+    expected_judgement,
+    merge_samples,
+    read_reply,
+    sample_seed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +78,6 @@ PLACEHOLDER_KEY = "EMPTY"
 EXPECTED_REPLY_TOKENS = 16
 # Errors that every request would meet the same way: the judge is misconfigured.
 _FATAL_ERRORS = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
-_SCORE_TOKENS = {str(score): score for score in range(11)}
 
 
 class OpenAIJudge(Scorer):
@@ -215,30 +208,26 @@ class OpenAIJudge(Scorer):
                 for seed in seeds
             ]
             verdicts = list(pool.map(lambda job: self._judge_once(*job), jobs))
-        return [self._merge(verdicts[i * n : (i + 1) * n]) for i in range(len(requests))]
+        return [
+            merge_samples(verdicts[i * n : (i + 1) * n], self.reduce) for i in range(len(requests))
+        ]
 
     def _conversation(self, request: JudgeRequest) -> tuple[list[dict[str, Any]], list[int]]:
-        """The request's messages in the API's format, and the seed of each judge sample.
+        """The request's messages in the API's format, and the seed of each judge sample (the
+        local judge's seeds for the same request)."""
+        messages = [
+            {**message, "content": [self._api_part(part) for part in message["content"]]}
+            for message in request.messages
+        ]
+        conversation = conversation_by_content(request.messages)
+        return messages, [sample_seed(conversation, index) for index in range(self.num_samples)]
 
-        Seeds come from the messages with each image named by its content hash, so a request
-        gets the same seeds wherever its images are stored (the local judge derives its own
-        the same way).
-        """
-        messages, named = [], []
-        for message in request.messages:
-            parts, named_parts = [], []
-            for part in message["content"]:
-                if part["type"] == "image":
-                    url, digest = _image_url(part["image"], self.max_pixels)
-                    parts.append({"type": "image_url", "image_url": {"url": url}})
-                    named_parts.append({"type": "image", "image": digest})
-                else:
-                    parts.append(part)
-                    named_parts.append(part)
-            messages.append({**message, "content": parts})
-            named.append({**message, "content": named_parts})
-        text = json.dumps(named, sort_keys=True, ensure_ascii=False)
-        return messages, [_sample_seed(text, index) for index in range(self.num_samples)]
+    def _api_part(self, part: dict[str, Any]) -> dict[str, Any]:
+        """A message part in the API's format: an image goes inline as a PNG data URL."""
+        if part["type"] != "image":
+            return part
+        url = _image_url(part["image"], self.max_pixels)
+        return {"type": "image_url", "image_url": {"url": url}}
 
     def _judge_once(
         self, request: JudgeRequest, messages: list[dict[str, Any]], seed: int
@@ -259,10 +248,7 @@ class OpenAIJudge(Scorer):
             return Judgement(status, "", error=self._describe(error))
         except openai.APIError as error:
             return Judgement(API_ERROR, "", error=self._describe(error))
-        try:
-            return self._read(request, completion)
-        except _Unreadable as error:
-            return Judgement(PARSE_ERROR, error.reply, error=str(error))
+        return self._read(request, completion)
 
     def _params(
         self, request: JudgeRequest, messages: list[dict[str, Any]], seed: int
@@ -282,7 +268,7 @@ class OpenAIJudge(Scorer):
         return params
 
     def _read(self, request: JudgeRequest, completion: ChatCompletion) -> Judgement:
-        """The judgement of one reply; raises :class:`_Unreadable` when it states no score."""
+        """The judgement of one reply, per the score mode."""
         if not completion.choices:
             return Judgement(API_ERROR, "", error="the server returned no choices")
         choice = completion.choices[0]
@@ -294,77 +280,13 @@ class OpenAIJudge(Scorer):
         if choice.finish_reason == "stop" and not reply.strip():
             return Judgement(REFUSAL, reply, error="the judge stopped without a reply")
         if self.score_mode == "expected":
-            if choice.logprobs is None or not choice.logprobs.content:
-                raise _Unreadable("server returned no logprobs", reply)
-            probs = _score_distribution(request, choice.logprobs.content, reply)
-            return Judgement(
-                OK,
-                reply,
-                score=sum(score * p for score, p in enumerate(probs)),
-                distribution=probs,
-                entropy=_entropy(probs),
-            )
+            tokens = None if choice.logprobs is None else choice.logprobs.content
+            try:
+                return expected_judgement(score_distribution(request, tokens), reply)
+            except Unreadable as error:
+                return Judgement(PARSE_ERROR, reply, error=str(error))
         cut = " (cut at max_tokens)" if choice.finish_reason == "length" else ""
-        if request.criteria:
-            criteria = parse_criteria(reply, request.criteria)
-            if criteria is None:
-                names = list(request.criteria)
-                raise _Unreadable(
-                    f"the reply ends with no certain JSON object of the criteria {names}{cut}",
-                    reply,
-                )
-            score = combine_criteria(criteria, request.criteria, request.combine)
-            return Judgement(OK, reply, score=score, criteria=criteria)
-        score = parse_score(reply)
-        if score is None:
-            raise _Unreadable(f"the reply states no certain score{cut}", reply)
-        return Judgement(OK, reply, score=score)
-
-    def _merge(self, samples: list[Judgement]) -> Judgement:
-        """One request's judgement from its judge samples, as the local judge makes it.
-
-        A single sample is the judgement. Of several, the score is the ``reduce`` of the samples
-        that gave one (ok if any did; else the first sample's failure), and ``samples`` keeps
-        every sample's score, None where it failed. Every reply is kept, each under a header
-        naming its sample. A rubric's criteria are each reduced on their own; in expected mode
-        the distribution is the mean of the samples' distributions.
-        """
-        if len(samples) == 1:
-            return samples[0]
-        scores = [sample.score for sample in samples]
-        reply = "\n\n".join(
-            f"--- judge sample {k} of {len(samples)} ---\n{sample.reply}"
-            for k, sample in enumerate(samples, start=1)
-        )
-        ok = [sample for sample in samples if sample.status == OK]
-        if not ok:
-            first = samples[0]
-            error = f"no judge sample gave a score; the first: {first.error}"
-            return Judgement(first.status, reply, error=error, samples=scores)
-        score, spread = reduce_samples(scores, self.reduce)
-        criteria = None
-        if ok[0].criteria is not None:
-            criteria = {
-                name: reduce_samples([sample.criteria[name] for sample in ok], self.reduce)[0]
-                for name in ok[0].criteria
-            }
-        distribution = entropy = None
-        if ok[0].distribution is not None:
-            distribution = [
-                math.fsum(column) / len(ok)
-                for column in zip(*(sample.distribution for sample in ok), strict=True)
-            ]
-            entropy = _entropy(distribution)
-        return Judgement(
-            OK,
-            reply,
-            score=score,
-            distribution=distribution,
-            entropy=entropy,
-            criteria=criteria,
-            samples=scores,
-            spread=spread,
-        )
+        return read_reply(request, reply, note=cut)
 
     def _describe(self, error: openai.APIError) -> str:
         """The error's type and text, with the key blanked should a server echo it back."""
@@ -372,18 +294,9 @@ class OpenAIJudge(Scorer):
         return text if self.api_key_env is None else text.replace(self._api_key, "***")
 
 
-class _Unreadable(Exception):
-    """A reply from which no certain score can be read: a ``parse_error``."""
-
-    def __init__(self, reason: str, reply: str) -> None:
-        super().__init__(reason)
-        self.reply = reply
-
-
-def _image_url(path: str, max_pixels: int | None) -> tuple[str, str]:
-    """A PNG data URL of the image, at most ``max_pixels`` pixels, and the file's sha256."""
-    data = Path(path).read_bytes()
-    with Image.open(io.BytesIO(data)) as opened:
+def _image_url(path: str, max_pixels: int | None) -> str:
+    """A PNG data URL of the image, at most ``max_pixels`` pixels."""
+    with Image.open(path) as opened:
         image = opened.convert("RGB")
     width, height = image.size
     if max_pixels is not None and width * height > max_pixels:
@@ -392,70 +305,4 @@ def _image_url(path: str, max_pixels: int | None) -> tuple[str, str]:
         image = image.resize(size, Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    return url, hashlib.sha256(data).hexdigest()
-
-
-def _sample_seed(conversation: str, index: int) -> int:
-    """The seed of judge sample ``index`` of a conversation (JSON, images named by content)."""
-    digest = hashlib.sha256(f"{conversation}/{index}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1  # fits a signed 64-bit seed
-
-
-def _score_distribution(
-    request: JudgeRequest, tokens: list[ChatCompletionTokenLogprob], reply: str
-) -> list[float]:
-    """The probability of each score 0..10 at the reply's score position (see the module
-    docstring for the position and for how "10" is read)."""
-    index = _score_position(request, tokens, reply)
-    at = tokens[index]
-    if not at.top_logprobs:
-        raise _Unreadable("server returned no top_logprobs", reply)
-    probs = [0.0] * 11
-    for alternative in at.top_logprobs:
-        score = _SCORE_TOKENS.get(alternative.token.strip())
-        if score is not None:
-            probs[score] += math.exp(alternative.logprob)
-    if at.token.strip() == "1" and index + 1 < len(tokens):
-        after_one = tokens[index + 1].top_logprobs
-        zero = math.fsum(math.exp(t.logprob) for t in after_one if t.token == "0")
-        probs[1], probs[10] = probs[1] * (1 - zero), probs[10] + probs[1] * zero
-    total = math.fsum(probs)
-    if total == 0:
-        raise _Unreadable("no score token among the top logprobs at the score position", reply)
-    return [p / total for p in probs]
-
-
-def _score_position(
-    request: JudgeRequest, tokens: list[ChatCompletionTokenLogprob], reply: str
-) -> int:
-    """The index of the token where the reply writes its score.
-
-    Positions are counted in bytes, since a token may hold part of a character (a full-width
-    prefix such as "评分：" is several byte-level tokens).
-    """
-    pieces = [bytes(t.bytes) if t.bytes is not None else t.token.encode() for t in tokens]
-    written = b"".join(pieces)
-    prefix = request.score_prefix.encode()
-    found = written.find(prefix)
-    if found >= 0:
-        start = found + len(prefix)
-    elif not request.reasoning_first:
-        start = 0  # the bare number: "7.5"
-    else:
-        raise _Unreadable(f"the reply never wrote the score prefix {request.score_prefix!r}", reply)
-    offset = 0
-    for index, piece in enumerate(pieces):
-        begin, offset = offset, offset + len(piece)
-        if offset <= start or not written[max(begin, start) : offset].strip():
-            continue  # the prefix, or blank text between it and the score
-        if begin < start or tokens[index].token.strip() not in _SCORE_TOKENS:
-            found_text = piece.decode("utf-8", errors="replace")
-            raise _Unreadable(f"the reply writes {found_text!r} where the score should be", reply)
-        return index
-    raise _Unreadable("the reply ends before its score", reply)
-
-
-def _entropy(probs: Sequence[float]) -> float:
-    """Entropy in nats."""
-    return -math.fsum(p * math.log(p) for p in probs if p > 0)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -14,10 +14,11 @@ Repeated judging (``num_samples`` > 1, ``temperature`` > 0) draws several replie
 and reduces their scores to one, keeping each sample's score and their spread. Only written
 text can differ between samples, so in expected mode only reasoning-first requests are
 sampled; a plain one is read once. Each sample has a seed of its own, derived from the
-request's conversation (its images by content) and the sample's index, and each row of a
-batch draws from its own generator (:class:`_SeededSampler`): a request's samples are the
-same whatever batch it is in, in any order, on any number of devices of one type, up to the
-float rounding that batching brings to the greedy path as well.
+request's conversation (its images by content) and the sample's index, as for the API judge
+(:mod:`editbench.scorers.samples`), and each row of a batch draws from its own generator
+(:class:`~editbench.scorers.logits.SeededSampler`): a request's samples are the same whatever
+batch it is in, in any order, on any number of devices of one type, up to the float rounding
+that batching brings to the greedy path as well.
 
 Every path runs through ``model.generate``: it owns the KV cache and Qwen3-VL's M-RoPE
 position ids, which it derives from the attention mask, so a left-padded row of a batch gets
@@ -26,11 +27,8 @@ the same positions as the same request scored alone.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -44,10 +42,18 @@ from transformers import (
 )
 
 from editbench.errors import EditbenchError
-from editbench.records import OK, PARSE_ERROR, Judgement, JudgeRequest
+from editbench.records import PARSE_ERROR, Judgement, JudgeRequest
 from editbench.scorers.base import Scorer
-from editbench.scorers.combine import REDUCTIONS, combine_criteria, reduce_samples
-from editbench.scorers.parsing import parse_criteria, parse_score, text_through_prefix
+from editbench.scorers.combine import REDUCTIONS
+from editbench.scorers.logits import ForceToken, SeededSampler
+from editbench.scorers.parsing import text_through_prefix
+from editbench.scorers.samples import (
+    conversation_by_content,
+    expected_judgement,
+    merge_samples,
+    read_reply,
+    sample_seed,
+)
 
 SCORE_MODES = ("expected", "generate")
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
@@ -186,7 +192,7 @@ class Qwen3VLJudge(Scorer):
                 drawn = self._score_generated(batch)
             else:
                 drawn = self._score_expected(batch)
-            judgements += [_merged(samples, self.reduce) for samples in drawn]
+            judgements += [merge_samples(samples, self.reduce) for samples in drawn]
         return judgements
 
     def _samples(self) -> list[int | None]:
@@ -199,7 +205,7 @@ class Qwen3VLJudge(Scorer):
         for sample in self._samples():
             replies = self._generate(batch, stop_string=None, sample=sample)
             for samples, request, reply in zip(drawn, batch, replies, strict=True):
-                samples.append(_read_reply(request, reply))
+                samples.append(read_reply(request, reply))
         return drawn
 
     def _score_expected(self, batch: Sequence[JudgeRequest]) -> list[list[Judgement]]:
@@ -245,7 +251,7 @@ class Qwen3VLJudge(Scorer):
                     samples.append(Judgement(PARSE_ERROR, reply, error=error))
                 else:
                     written = text if request.reasoning_first else ""
-                    samples.append(_expected_judgement(distributions[i, k], written))
+                    samples.append(expected_judgement(distributions[i, k].tolist(), written))
             drawn.append(samples)
         return drawn
 
@@ -255,14 +261,13 @@ class Qwen3VLJudge(Scorer):
         """Each request's reply, ending at the end of turn or right after ``stop_string``:
         greedy when ``sample`` is None, else drawn with that judge sample's seeds."""
         inputs = self._inputs(batch, [""] * len(batch))
-        sampler = (
-            []
-            if sample is None
-            else [_SeededSampler([_sample_seed(r, sample) for r in batch], self.temperature)]
-        )
+        sampler: list[LogitsProcessor] = []
+        if sample is not None:
+            seeds = [sample_seed(conversation_by_content(r.messages), sample) for r in batch]
+            sampler.append(SeededSampler(seeds, self.temperature))
         output = self._model.generate(
             **inputs,
-            do_sample=False,  # _SeededSampler samples, if anything does
+            do_sample=False,  # SeededSampler samples, if anything does
             logits_processor=LogitsProcessorList(sampler),
             max_new_tokens=self.max_new_tokens,
             stop_strings=stop_string,
@@ -290,8 +295,8 @@ class Qwen3VLJudge(Scorer):
             **inputs,
             do_sample=False,
             max_new_tokens=2,
-            logits_processor=LogitsProcessorList([_ForceToken(one)]),
-            output_logits=True,  # the raw logits, before _ForceToken rewrites them
+            logits_processor=LogitsProcessorList([ForceToken(one)]),
+            output_logits=True,  # the raw logits, before ForceToken rewrites them
             return_dict_in_generate=True,
         )
         first_logits, after_one_logits = (logits.float().cpu() for logits in output.logits)
@@ -338,150 +343,6 @@ class Qwen3VLJudge(Scorer):
         if self.max_pixels is not None:
             size["longest_edge"] = self.max_pixels
         return {"size": size}
-
-
-def _read_reply(request: JudgeRequest, reply: str) -> Judgement:
-    """The judgement that a written reply states: one score, or a rubric's combined criteria."""
-    if request.criteria is None:
-        score = parse_score(reply)
-        if score is None:
-            return Judgement(PARSE_ERROR, reply, error="the reply states no certain score")
-        return Judgement(OK, reply, score=score)
-    criteria = parse_criteria(reply, request.criteria)
-    if criteria is None:
-        error = (
-            f"the reply ends with no certain JSON object of the criteria {list(request.criteria)}"
-        )
-        return Judgement(PARSE_ERROR, reply, error=error)
-    score = combine_criteria(criteria, request.criteria, request.combine)
-    return Judgement(OK, reply, score=score, criteria=criteria)
-
-
-def _merged(samples: Sequence[Judgement], reduce: str) -> Judgement:
-    """One request's judgement from its judge samples.
-
-    A single sample is the judgement. Of several, the score is the ``reduce`` of the samples
-    that gave one (ok if any did; else the first sample's failure), and ``samples`` keeps every
-    sample's score, None where it failed. Every reply is kept, each under a header naming its
-    sample, so that a failed sample can be read. A rubric's criteria are each reduced on their
-    own, so with ``min`` or ``viescore`` the score need not be their combination. In expected
-    mode the distribution is the mean of the samples' distributions: the judge's belief over
-    the scores, averaged over its reasonings (its mean is the score when reducing by mean).
-    """
-    if len(samples) == 1:
-        return samples[0]
-    scores = [sample.score for sample in samples]
-    reply = "\n\n".join(
-        f"--- judge sample {k} of {len(samples)} ---\n{sample.reply}"
-        for k, sample in enumerate(samples, start=1)
-    )
-    ok = [sample for sample in samples if sample.status == OK]
-    if not ok:
-        first = samples[0]
-        error = f"no judge sample gave a score; the first: {first.error}"
-        return Judgement(first.status, reply, error=error, samples=scores)
-
-    score, spread = reduce_samples(scores, reduce)
-    criteria = None
-    if ok[0].criteria is not None:
-        criteria = {
-            name: reduce_samples([sample.criteria[name] for sample in ok], reduce)[0]
-            for name in ok[0].criteria
-        }
-    distribution = entropy = None
-    if ok[0].distribution is not None:
-        mixture = torch.tensor([sample.distribution for sample in ok]).mean(0)
-        distribution = mixture.tolist()
-        entropy = _entropy(mixture)
-    return Judgement(
-        OK,
-        reply,
-        score=score,
-        distribution=distribution,
-        entropy=entropy,
-        criteria=criteria,
-        samples=scores,
-        spread=spread,
-    )
-
-
-def _expected_judgement(distribution: torch.Tensor, reply: str) -> Judgement:
-    """An ok judgement from a distribution over the scores 0..10."""
-    return Judgement(
-        OK,
-        reply,
-        score=float((distribution * torch.arange(11.0)).sum()),
-        distribution=distribution.tolist(),
-        entropy=_entropy(distribution),
-    )
-
-
-def _entropy(distribution: torch.Tensor) -> float:
-    """The entropy of a distribution, in nats."""
-    return float(-torch.special.xlogy(distribution, distribution).sum())
-
-
-def _sample_seed(request: JudgeRequest, sample: int) -> int:
-    """The seed of one judge sample of ``request``: a function of its conversation, with images
-    named by content (so moving the files changes nothing), and of the sample's index only."""
-    conversation = [
-        {
-            **message,
-            "content": [
-                {**part, "image": hashlib.sha256(Path(part["image"]).read_bytes()).hexdigest()}
-                if part.get("type") == "image"
-                else part
-                for part in message["content"]
-            ],
-        }
-        for message in request.messages
-    ]
-    text = json.dumps(conversation, sort_keys=True, ensure_ascii=False)
-    digest = hashlib.sha256(f"{text}/{sample}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1  # fits a signed 64-bit seed
-
-
-class _SeededSampler(LogitsProcessor):
-    """Draws each row's next token at ``temperature`` with a generator of the row's own, then
-    makes it the only possible token, so that a greedy ``generate`` samples.
-
-    ``generate(do_sample=True)`` draws every row from one global generator, so a row's tokens
-    would depend on the rows beside it and on their order. Here a row's k-th draw comes from its
-    own seed alone: a row that has finished keeps drawing, but what it draws is discarded.
-    """
-
-    def __init__(self, seeds: Sequence[int], temperature: float) -> None:
-        self.seeds = seeds
-        self.temperature = temperature
-        self._generators: list[torch.Generator] | None = None
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if self._generators is None:  # made here, on the logits' device (a spread judge's last)
-            self._generators = [
-                torch.Generator(scores.device).manual_seed(seed) for seed in self.seeds
-            ]
-        probs = (scores / self.temperature).softmax(-1)
-        tokens = torch.cat(
-            [
-                torch.multinomial(row, 1, generator=generator)
-                for row, generator in zip(probs, self._generators, strict=True)
-            ]
-        )
-        forced = torch.full_like(scores, -math.inf)
-        forced[torch.arange(len(tokens)), tokens] = 0
-        return forced
-
-
-class _ForceToken(LogitsProcessor):
-    """Makes ``token_id`` the only possible next token."""
-
-    def __init__(self, token_id: int) -> None:
-        self.token_id = token_id
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        forced = torch.full_like(scores, -math.inf)
-        forced[:, self.token_id] = 0
-        return forced
 
 
 def _before_score_digit(text: str) -> str:
