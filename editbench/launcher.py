@@ -37,6 +37,7 @@ class WorkerStats:
     load_s: float = 0.0
     items: int = 0
     busy_s: float = 0.0
+    gpu_utilization_pct: float | None = None  # mean over the worker's life after loading
 
     @property
     def items_per_s(self) -> float | None:
@@ -218,6 +219,7 @@ class _Run:
                 self._hand_out(*fed)
         elif kind == "finished":
             self.finished.add(name)
+            self.worker_stats[name].gpu_utilization_pct = event[2]
             if all(s.name in self.finished for s in self.phases[phase].specs):
                 self.stats[phase].wall_s = time.perf_counter() - self.started
                 for other in list(self.open):

@@ -164,6 +164,9 @@ def metrics(results: Mapping[str, Any]) -> dict[str, float]:
         out[f"timing/{key}"] = value
     for phase, figures in results["throughput"].items():
         out[f"throughput/{phase}_images_per_s"] = figures["images_per_s"]
+        for worker, own in figures["workers"].items():
+            for key in ("images_per_s", "load_s", "gpu_utilization_pct"):
+                out[f"throughput/{worker}/{key}"] = own[key]
     return out
 
 
@@ -192,6 +195,8 @@ def _throughput(stats: PhaseStats) -> dict[str, Any]:
                 "load_s": round(w.load_s, 3),
                 "images": w.items,
                 "images_per_s": _round(w.items_per_s),
+                "gpu_utilization_pct": _round(w.gpu_utilization_pct),
+                "python": w.python,
             }
             for w in stats.workers
         },

@@ -66,6 +66,7 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any) -> None:
         from hydra.utils import instantiate
 
         from editbench.store import Store
+        from editbench.utilization import UtilizationSampler
 
         started = time.perf_counter()
         log.info("building %s", spec.model_config["_target_"])
@@ -79,6 +80,7 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any) -> None:
         log.info("loaded in %.1f s", load_s)
         events.put(("loaded", spec.name, load_s))
         store = Store(spec.store_root)
+        utilization = UtilizationSampler(spec.devices).start()
         while (batch := tasks.get()) is not None:
             current = [task.sample_id for task in batch]
             events.put(("started", spec.name, current))
@@ -91,7 +93,7 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any) -> None:
             log.info("%s %s in %.2f s", spec.phase, current, seconds)
             events.put(("done", spec.name, [task.key for task in batch], seconds))
             current = []
-        events.put(("finished", spec.name))
+        events.put(("finished", spec.name, utilization.stop()))
     except BaseException as error:  # report anything, including SystemExit from a library
         log.exception("worker %s failed", spec.name)
         cause = f"{type(error).__name__}: {error}".strip()

@@ -65,6 +65,9 @@ def test_demo_writes_every_output(demo_run: Path):
         "judgements_reused": 0,
     }
     assert set(results["timing"]) >= {"wall_s", "load_s", "edit_s", "score_s"}
+    edit_worker = results["throughput"]["edit"]["workers"]["edit-0"]
+    assert edit_worker["images"] == 10 and edit_worker["images_per_s"] > 0
+    assert edit_worker["gpu_utilization_pct"] is None  # a CPU run has none to report
 
     report = (demo_run / "report.html").read_text()
     assert all(row["id"] in report for row in rows)

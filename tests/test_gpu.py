@@ -46,6 +46,7 @@ def test_both_layouts_on_two_gpus(tmp_path, layout, edit_devices, score_devices)
         workers = results["throughput"][phase]["workers"].values()
         assert {d for w in workers for d in w["devices"]} == devices
         assert all(w["images"] >= 1 for w in workers)  # every device did work
+        assert all(0 <= w["gpu_utilization_pct"] <= 100 for w in workers)
     records = [json.loads(p.read_text()) for p in (tmp_path / "store" / "edits").rglob("*.json")]
     assert {r["device"] for r in records} == edit_devices
 
@@ -66,3 +67,13 @@ def test_killed_gpu_worker_stops_the_run_and_a_rerun_resumes(tmp_path):
     results = json.loads((tmp_path / "resumed" / "results.json").read_text())
     assert results["work"]["edits_reused"] == kept
     assert results["work"]["edits_done"] == 10 - kept
+
+
+def test_one_judge_spread_over_two_gpus(tmp_path):
+    process = start_cli(*gpu_args(tmp_path, "run", "scorer.placement=spread"), cwd=tmp_path)
+    stderr = finish(process)
+    assert process.returncode == 0, stderr[-3000:]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["overall"]["judged"] == 10
+    (judge,) = results["throughput"]["score"]["workers"].values()
+    assert judge["devices"] == ["cuda:0", "cuda:1"] and judge["images"] == 10
