@@ -229,3 +229,21 @@ def test_interpreter_is_checked_before_any_model_loads(compose_config, tmp_path)
     bare = make_venv(tmp_path / "bare-env")
     with pytest.raises(EditbenchError, match=r"editor\.python=.* cannot import editbench"):
         validate(compose_config(*SMALL, f"editor.python={bare}"))
+
+
+def first_time(log: Path, text: str) -> float:
+    """When ``text`` first appears in a worker's log (``YYYY-mm-dd HH:MM:SS,ms`` stamps)."""
+    line = next(line for line in log.read_text().splitlines() if text in line)
+    return time.mktime(time.strptime(line[:19], "%Y-%m-%d %H:%M:%S")) + int(line[20:23]) / 1000
+
+
+def test_serial_load_starts_each_worker_after_the_previous_has_loaded(compose_config, tmp_path):
+    cfg = compose_config(
+        *SMALL, "layout.workers_per_device=2", "layout.load=serial", "scorer.batch_size=1"
+    )
+    results = run(cfg, tmp_path / "run")
+    assert results["overall"]["judged"] == 4
+    for phase in ("edit", "score"):
+        first_loaded = first_time(tmp_path / "run" / f"{phase}-0.log", "loaded in")
+        second_started = first_time(tmp_path / "run" / f"{phase}-1.log", "interpreter")
+        assert second_started > first_loaded
