@@ -10,7 +10,7 @@ from typing import Any
 
 import jinja2
 
-from editbench.plan import Plan
+from editbench.plan import Plan, pending
 from editbench.store import Store
 from editbench.thumbnails import thumbnail_data_uri
 
@@ -23,8 +23,9 @@ _TEMPLATES = jinja2.Environment(
 
 def write_dry_run(output_dir: Path, plan: Plan, store: Store) -> dict[str, Any]:
     """Write ``judge_requests.jsonl`` and ``judge_requests.html``; returns what the run would do."""
-    edits_to_do = {t.key for t in plan.edits if store.read_edit(t.key) is None}
-    judgements_to_do = {t.key for t in plan.judgements if store.read_judgement(t.key) is None}
+    edits, judgements = pending(plan, store)
+    edits_to_do = {task.key for task in edits}
+    judgements_to_do = {task.key for task in judgements}
     entries = []
     with open(output_dir / "judge_requests.jsonl", "w") as f:
         for sample, task in zip(plan.samples, plan.judgements, strict=True):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from editbench.prompts import render_judge_request
-from editbench.records import EditRequest, JudgeRequest, Sample
+from editbench.records import API_ERROR, EditRequest, JudgeRequest, Sample
 from editbench.store import Store, content_hash, file_sha256
 
 
@@ -98,6 +98,21 @@ def make_plan(
         )
         judgements.append(JudgeTask(judgement_key, sample.id, edit_key, request, prompt_sha256))
     return Plan(list(samples), edits, judgements)
+
+
+def pending(plan: Plan, store: Store) -> tuple[list[EditTask], list[JudgeTask]]:
+    """The edits and judgements of ``plan`` that the store does not hold yet.
+
+    A stored judgement counts as done unless the judge could not be reached (api_error): that
+    is the endpoint's failure, not a verdict, so a re-run asks again.
+    """
+    edits = [task for task in plan.edits if store.read_edit(task.key) is None]
+    judgements = []
+    for task in plan.judgements:
+        record = store.read_judgement(task.key)
+        if record is None or record.get("status") == API_ERROR:
+            judgements.append(task)
+    return edits, judgements
 
 
 def _name_images(messages: list[dict[str, Any]], names: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -11,8 +11,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from editbench.launcher import Phase, PhaseStats, run_phases
-from editbench.plan import JudgeTask, Plan
-from editbench.records import API_ERROR
+from editbench.plan import JudgeTask, Plan, pending
 from editbench.setup import Interpreter, Setup
 from editbench.store import Store
 from editbench.worker import EDIT, SCORE, WorkerSpec
@@ -25,8 +24,7 @@ def execute(
 ) -> tuple[dict[str, PhaseStats], dict[str, int]]:
     """Edit what the store lacks, then judge what the store lacks (at the same time under the
     split layout). Returns each phase's timing and how many edits and judgements were done."""
-    edits = [task for task in plan.edits if store.read_edit(task.key) is None]
-    judgements = [task for task in plan.judgements if not _settled(store.read_judgement(task.key))]
+    edits, judgements = pending(plan, store)
     log.info("edit: %d to do, %d in the store", len(edits), len(plan.edits) - len(edits))
     log.info(
         "score: %d to do, %d in the store", len(judgements), len(plan.judgements) - len(judgements)
@@ -62,11 +60,11 @@ def execute(
 
     if together:
         # Judge at once what is already edited; the rest as its edit lands.
-        pending = {task.key for task in edits}
+        being_edited = {task.key for task in edits}
         waiting: dict[str, list[JudgeTask]] = {}
         for task in judgements:
             waiting.setdefault(task.edit_key, []).append(task)
-        ready = [task for task in judgements if task.edit_key not in pending]
+        ready = [task for task in judgements if task.edit_key not in being_edited]
 
         def feed(phase: str, keys: list[str]) -> tuple[str, list[Any]] | None:
             if phase != EDIT:
@@ -89,12 +87,6 @@ def execute(
         )
         stats.update(run_phases([score_phase], cfg.layout.load))
     return stats, done
-
-
-def _settled(record: dict[str, Any] | None) -> bool:
-    """A stored judgement counts as done unless the judge could not be reached (api_error):
-    that is the endpoint's failure, not a verdict, so a re-run asks again."""
-    return record is not None and record.get("status") != API_ERROR
 
 
 def _executable(python: Interpreter | None) -> str | None:
