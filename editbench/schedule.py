@@ -35,7 +35,11 @@ def execute(
         return stats, done
 
     per_device = cfg.layout.workers_per_device
+    # Judge work goes on the queue in batches of the judge's size; with "auto" the size is
+    # known only inside the workers, which gather single tasks up to it.
     batch_size = setup.judge_config.get("batch_size", 1)
+    if not isinstance(batch_size, int):
+        batch_size = 1
     edit_groups = _replicas(setup.edit_devices, per_device)[: len(edits)]
     if setup.placement == "spread":
         score_groups = [tuple(setup.score_devices)]

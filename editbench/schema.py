@@ -26,6 +26,9 @@ class DiffusersEditorSchema:
     negative_prompt: str = " "
     height: int | None = None
     width: int | None = None
+    # torch.compile the transformer's repeated blocks: the first edits pay for compiling,
+    # later ones run faster; part of the fingerprint (compiled kernels may round differently).
+    compile: bool = False
     # Read by the launcher: run this phase's workers under another interpreter (a venv or
     # conda env with editbench installed and the libraries this model needs).
     python: str | None = None
@@ -45,7 +48,10 @@ class Qwen3VLJudgeSchema:
     revision: str | None = None
     dtype: str = "bfloat16"
     score_mode: str = "expected"  # generate | expected
-    batch_size: int = 8
+    # Requests per forward: a number, or "auto" (from the free memory the first requests
+    # leave, at most max_batch_size; halved if a larger request later runs out of memory).
+    batch_size: Any = "auto"
+    max_batch_size: int = 64
     max_new_tokens: int = 512
     attn_implementation: str = "sdpa"
     min_pixels: int | None = None

@@ -12,13 +12,15 @@ hands every child the parent's — before it imports editbench's libraries.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import queue
 import signal
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -81,14 +83,18 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any) -> None:
         events.put(("loaded", spec.name, load_s))
         store = Store(spec.store_root)
         utilization = UtilizationSampler(spec.devices).start()
-        while (batch := tasks.get()) is not None:
+        if spec.phase == EDIT:
+            work = ((batch, None) for batch in iter(tasks.get, None))
+        else:
+            work = _judge_batches(model, tasks)
+        for batch, prepared in work:
             current = [task.sample_id for task in batch]
             events.put(("started", spec.name, current))
             started = time.perf_counter()
             if spec.phase == EDIT:
                 _edit(model, batch, store, spec)
             else:
-                _score(model, batch, store, spec)
+                _score(model, batch, prepared, store, spec)
             seconds = time.perf_counter() - started
             log.info("%s %s in %.2f s", spec.phase, current, seconds)
             events.put(("done", spec.name, [task.key for task in batch], seconds))
@@ -99,6 +105,45 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any) -> None:
         cause = f"{type(error).__name__}: {error}".strip()
         events.put(("failed", spec.name, current, cause, traceback.format_exc()))
         raise SystemExit(1) from None
+
+
+def _judge_batches(judge: Any, tasks: Any) -> Iterator[tuple[list[JudgeTask], Any]]:
+    """The judge's batches, each with its CPU work done ahead (see :mod:`editbench.prefetch`).
+
+    A batch is as many queued tasks as are ready, up to the judge's batch size; the first one
+    settles that size where the judge chooses it from free memory.
+    """
+    from editbench.prefetch import prefetched
+
+    batches = _gathered(tasks, lambda: judge.batch_size)
+    first = next(batches, None)
+    if first is None:
+        return
+    judge.fit_batch_size([task.request for task in first])
+    yield from prefetched(
+        itertools.chain([first], batches),
+        lambda batch: judge.prepare([task.request for task in batch]),
+    )
+
+
+def _gathered(tasks: Any, capacity: Callable[[], int]) -> Iterator[list[Any]]:
+    """Lists of tasks from ``tasks`` (a queue of task lists ending with None): each waits for
+    one list, then adds the lists that are already there while it holds fewer than
+    ``capacity()`` tasks."""
+    while (batch := tasks.get()) is not None:
+        batch, limit, end = list(batch), capacity(), False
+        while len(batch) < limit:
+            try:
+                more = tasks.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                end = True
+                break
+            batch += more
+        yield batch
+        if end:
+            return
 
 
 def _set_device(spec: WorkerSpec) -> None:
@@ -142,9 +187,11 @@ def _edit(editor: Any, batch: Sequence[EditTask], store: Store, spec: WorkerSpec
         )
 
 
-def _score(judge: Any, batch: Sequence[JudgeTask], store: Store, spec: WorkerSpec) -> None:
+def _score(
+    judge: Any, batch: Sequence[JudgeTask], prepared: Any, store: Store, spec: WorkerSpec
+) -> None:
     started = time.perf_counter()
-    verdicts = judge.score([task.request for task in batch])
+    verdicts = judge.score([task.request for task in batch], prepared)
     seconds = (time.perf_counter() - started) / len(batch)
     for task, verdict in zip(batch, verdicts, strict=True):
         store.write_judgement(

@@ -212,11 +212,83 @@ def test_fingerprint_holds_what_determines_a_judgement() -> None:
 
 
 @pytest.mark.parametrize(
+    ("score_mode", "reasoning_first"),
+    [("expected", False), ("generate", False), ("expected", True)],
+)
+def test_prepared_inputs_are_used_and_change_nothing(
+    judge_path: str,
+    requests: list[JudgeRequest],
+    score_mode: str,
+    reasoning_first: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """prepare() makes the first model pass's inputs ahead; score() then makes none of them."""
+    requests = [replace(r, reasoning_first=reasoning_first) for r in requests]
+    judge = loaded(judge_path, score_mode=score_mode, batch_size=2)
+    alone = judge.score(requests)
+    prepared = judge.prepare(requests)
+    assert len(prepared) == 2  # one first pass per batch of two
+
+    made = []
+    processor_inputs = judge._processor_inputs
+    monkeypatch.setattr(
+        judge, "_processor_inputs", lambda *args: made.append(args) or processor_inputs(*args)
+    )
+    ahead = judge.score(requests, prepared)
+    # Only the passes that read the score after reasoning the judge wrote are made then.
+    wrote_prefix = [any(j.status == OK for j in alone[i : i + 2]) for i in (0, 2)]
+    assert len(made) == (sum(wrote_prefix) if reasoning_first else 0)
+    for with_prepared, without in zip(ahead, alone, strict=True):
+        assert_same_judgement(with_prepared, without)
+
+
+def test_auto_batch_size_takes_the_most_until_fitted_and_a_fixed_size_on_the_cpu(
+    judge_path: str, requests: list[JudgeRequest]
+) -> None:
+    judge = loaded(judge_path, max_batch_size=32)
+    assert judge.batch_size == 32  # what a worker may hand over before the first batch
+    judge.fit_batch_size(requests)
+    assert judge.batch_size == 8  # no device memory to measure on the CPU
+    fixed = loaded(judge_path, batch_size=3)
+    fixed.fit_batch_size(requests)
+    assert fixed.batch_size == 3
+
+
+def test_auto_batch_size_halves_when_a_batch_runs_out_of_memory(
+    judge_path: str, requests: list[JudgeRequest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    judge = loaded(judge_path, batch_size="auto", max_batch_size=4)
+    expected = judge.score(requests)
+    score_batch = judge._score_batch
+    sizes = []
+
+    def fits_one(batch: list[JudgeRequest]) -> list[list[Judgement]]:
+        sizes.append(len(batch))
+        if len(batch) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return score_batch(batch)
+
+    monkeypatch.setattr(judge, "_score_batch", fits_one)
+    judgements = judge.score(requests)
+    assert sizes == [3, 2, 1, 1, 1]  # 4 -> 2 -> 1, then every request once
+    assert judge.batch_size == 1
+    for got, want in zip(judgements, expected, strict=True):
+        assert_same_judgement(got, want)
+    # A size the user set is theirs: out of memory stops the run.
+    fixed = loaded(judge_path, batch_size=3)
+    monkeypatch.setattr(fixed, "_score_batch", fits_one)
+    with pytest.raises(torch.OutOfMemoryError):
+        fixed.score(requests)
+
+
+@pytest.mark.parametrize(
     ("options", "named"),
     [
         ({"score_mode": "sample"}, r"'sample'.*\['expected', 'generate'\]"),
         ({"dtype": "fp8"}, r"'fp8'.*bfloat16"),
         ({"batch_size": 0}, r"batch_size.*0"),
+        ({"batch_size": "max"}, r"batch_size must be an integer or 'auto', got 'max'"),
+        ({"max_batch_size": 0}, r"max_batch_size.*0"),
         ({"min_pixels": 4096, "max_pixels": 1024}, r"min_pixels \(4096\).*max_pixels \(1024\)"),
         ({"num_samples": 0}, r"num_samples.*0"),
         ({"temperature": -0.5}, r"temperature.*-0\.5"),
@@ -405,3 +477,26 @@ def test_rubric_samples_reduce_each_criterion() -> None:
 def test_rubric_requests_need_generate_mode() -> None:
     with pytest.raises(ValueError, match="generate"):
         Qwen3VLJudge("org/judge").score([rubric_request("mean")])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_auto_batch_size_is_measured_on_the_gpu(
+    judge_path: str, requests: list[JudgeRequest]
+) -> None:
+    """The tiny judge needs little memory per request: the fit is bounded by free memory,
+    far above a small cap, and the judge then scores with it."""
+    judge = Qwen3VLJudge(judge_path, dtype="float32", max_batch_size=10**9)
+    judge.load(["cuda:0"])
+    judge.fit_batch_size(requests)
+    free = torch.cuda.mem_get_info(0)[0]
+    assert 64 < judge.batch_size < 10**9
+    assert judge.batch_size * 1024 < free  # each request was measured at over a KiB
+    capped = Qwen3VLJudge(judge_path, dtype="float32", max_batch_size=2)
+    capped.load(["cuda:0"])
+    capped.fit_batch_size(requests)
+    assert capped.batch_size == 2
+    prepared = capped.prepare(requests)
+    assert all(t.is_pinned() for inputs in prepared.values() for t in inputs.values())
+    for judgement in capped.score(requests, prepared):
+        assert_distribution(judgement)

@@ -10,8 +10,13 @@ from editbench.records import Judgement, JudgeRequest
 
 
 class Scorer(ABC):
-    """A judge. Construction is cheap and loads nothing; a worker calls :meth:`load` once."""
+    """A judge. Construction is cheap and loads nothing; a worker calls :meth:`load` once,
+    :meth:`fit_batch_size` on the first requests it gets, then, for every batch,
+    :meth:`prepare` (on a background thread, while the judge scores the batch before) and
+    :meth:`score`."""
 
+    # Requests a worker hands to one score() call: fixed, or the most it may take until
+    # fit_batch_size has settled it.
     batch_size: int = 1
 
     @abstractmethod
@@ -23,11 +28,22 @@ class Scorer(ABC):
     def load(self, devices: Sequence[str]) -> None:
         """Load the judge onto ``devices``: one, or several for a judge split with device_map."""
 
+    def fit_batch_size(self, requests: Sequence[JudgeRequest]) -> None:
+        """Settle :attr:`batch_size` on the run's first ``requests`` where it is chosen from
+        the memory they need. By default it is fixed and this does nothing."""
+        return
+
+    def prepare(self, requests: Sequence[JudgeRequest]) -> Any:
+        """The CPU work for ``requests`` that can run ahead, on another thread, while the judge
+        scores other requests; passed back to :meth:`score`. By default there is none."""
+        return None
+
     @abstractmethod
-    def score(self, requests: Sequence[JudgeRequest]) -> list[Judgement]:
+    def score(self, requests: Sequence[JudgeRequest], prepared: Any = None) -> list[Judgement]:
         """Judge each request; returns one :class:`Judgement` per request, in order.
 
-        A reply the judge cannot be read from is a judgement with a failure status and no
-        score, never a default number. Raises only for failures of the judge itself (out of
-        memory, a broken model), which stop the run.
+        ``prepared`` is what :meth:`prepare` returned for these requests, or None: then the
+        judge does that work itself. A reply the judge cannot be read from is a judgement with
+        a failure status and no score, never a default number. Raises only for failures of the
+        judge itself (out of memory, a broken model), which stop the run.
         """

@@ -195,13 +195,17 @@ class OpenAIJudge(Scorer):
         )
         log.info("judging with %s at %s (%s mode)", self.model, self.base_url, self.score_mode)
 
-    def score(self, requests: Sequence[JudgeRequest]) -> list[Judgement]:
+    def prepare(self, requests: Sequence[JudgeRequest]) -> list[tuple[list[Any], list[int]]]:
+        """Each request's API messages (images read, downscaled and encoded) and sample seeds."""
+        return [self._conversation(request) for request in requests]
+
+    def score(self, requests: Sequence[JudgeRequest], prepared: Any = None) -> list[Judgement]:
         if self.score_mode == "expected" and any(request.criteria for request in requests):
             # Setup rejects this configuration (prompts.check_rubrics); never guess a score.
             raise ValueError("Rubric requests need score_mode='generate', not 'expected'")
         n = self.num_samples
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
-            conversations = list(pool.map(self._conversation, requests))
+            conversations = prepared or list(pool.map(self._conversation, requests))
             jobs = [
                 (request, messages, seed)
                 for request, (messages, seeds) in zip(requests, conversations, strict=True)

@@ -27,7 +27,10 @@ the same positions as the same request scored alone.
 
 from __future__ import annotations
 
+import json
+import logging
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,7 +58,12 @@ from editbench.scorers.samples import (
     sample_seed,
 )
 
+log = logging.getLogger(__name__)
+
 SCORE_MODES = ("expected", "generate")
+AUTO = "auto"
+CPU_AUTO_BATCH_SIZE = 8  # batch_size=auto on the CPU, where no memory is measured
+MEMORY_HEADROOM = 0.9  # of the free device memory: allocator fragmentation, other tensors
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
@@ -79,7 +87,8 @@ class Qwen3VLJudge(Scorer):
         revision: str | None = None,
         dtype: str = "bfloat16",
         score_mode: str = "expected",
-        batch_size: int = 8,
+        batch_size: int | str = AUTO,
+        max_batch_size: int = 64,
         max_new_tokens: int = 512,
         attn_implementation: str = "sdpa",
         min_pixels: int | None = None,
@@ -94,8 +103,11 @@ class Qwen3VLJudge(Scorer):
             )
         if dtype not in DTYPES:
             raise EditbenchError(f"Unsupported dtype {dtype!r}. Supported dtypes: {list(DTYPES)}")
+        if batch_size != AUTO and not isinstance(batch_size, int):
+            raise EditbenchError(f"batch_size must be an integer or {AUTO!r}, got {batch_size!r}")
         for name, value in (
-            ("batch_size", batch_size),
+            ("batch_size", 1 if batch_size == AUTO else batch_size),
+            ("max_batch_size", max_batch_size),
             ("max_new_tokens", max_new_tokens),
             ("num_samples", num_samples),
         ):
@@ -123,7 +135,10 @@ class Qwen3VLJudge(Scorer):
         self.revision = revision
         self.dtype = dtype
         self.score_mode = score_mode
-        self.batch_size = batch_size
+        # With "auto", the most a worker may hand over until fit_batch_size settles it.
+        self.auto_batch_size = batch_size == AUTO
+        self.batch_size = max_batch_size if self.auto_batch_size else batch_size
+        self.max_batch_size = max_batch_size
         self.max_new_tokens = max_new_tokens
         self.attn_implementation = attn_implementation
         self.min_pixels = min_pixels
@@ -133,7 +148,7 @@ class Qwen3VLJudge(Scorer):
         self.reduce = reduce
 
     def fingerprint(self) -> dict[str, Any]:
-        # batch_size is left out: a request's judgement does not depend on its batch.
+        # batch sizes are left out: a request's judgement does not depend on its batch.
         return {
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "model": self.model,
@@ -168,32 +183,132 @@ class Qwen3VLJudge(Scorer):
                     for device in devices
                 },
             }
-        self._model = AutoModelForImageTextToText.from_pretrained(
+        self._devices = list(devices)
+        self._model = self.read_model(placement).eval()
+        self._processor = AutoProcessor.from_pretrained(
+            self.model, revision=self.revision, padding_side="left"
+        )
+        self._images_kwargs = self._resize_kwargs()
+        # prepare() runs on another thread; a fast tokenizer must not be used by two at once.
+        self._processor_lock = threading.Lock()
+        self._prepared: dict[Any, BatchFeature] = {}
+        self._digit_ids = [_single_token(self._processor.tokenizer, str(d)) for d in range(10)]
+
+    def read_model(self, placement: dict[str, Any]) -> torch.nn.Module:
+        """The model's weights, read onto the devices that ``placement`` (``device_map`` and
+        ``max_memory`` for ``from_pretrained``) names. Everything else in :meth:`load` depends
+        on this alone: a subclass can build the model another way (the benchmarks build
+        full-size random weights on the GPU)."""
+        return AutoModelForImageTextToText.from_pretrained(
             self.model,
             revision=self.revision,
             dtype=DTYPES[self.dtype],
             attn_implementation=self.attn_implementation,
             **placement,
-        ).eval()
-        self._processor = AutoProcessor.from_pretrained(
-            self.model, revision=self.revision, padding_side="left"
         )
-        self._images_kwargs = self._resize_kwargs()
-        self._digit_ids = [_single_token(self._processor.tokenizer, str(d)) for d in range(10)]
 
-    def score(self, requests: Sequence[JudgeRequest]) -> list[Judgement]:
+    def fit_batch_size(self, requests: Sequence[JudgeRequest]) -> None:
+        """With ``batch_size="auto"``, the most requests like the largest of ``requests`` that
+        fit in the free memory of every device, at most ``max_batch_size``.
+
+        The largest request (by image pixels, then text) is scored alone and twice over: the
+        growth of each device's peak memory between the two is one request's share, the rest
+        is what any batch needs. In ``generate`` mode, or with reasoning written first, each
+        request also holds ``max_new_tokens`` of KV cache. Larger images later in the run can
+        still run out of memory: then :meth:`score` halves the batch and goes on.
+        """
+        if not self.auto_batch_size:
+            return
+        devices = [torch.device(device) for device in self._devices]
+        if not requests or any(device.type != "cuda" for device in devices):
+            self.batch_size = min(CPU_AUTO_BATCH_SIZE, self.max_batch_size)
+            log.info("batch_size auto: %d (no device memory to measure)", self.batch_size)
+            return
+        probe = max(requests, key=_request_size)
+        peaks = []
+        for count in (1, 2):
+            torch.cuda.empty_cache()
+            before = {device: torch.cuda.memory_allocated(device) for device in devices}
+            for device in devices:
+                torch.cuda.reset_peak_memory_stats(device)
+            texts = [_before_score_digit(probe.score_prefix)] * count
+            self._score_distributions([probe] * count, texts)
+            peaks.append({d: torch.cuda.max_memory_allocated(d) - before[d] for d in devices})
+        torch.cuda.empty_cache()
+        generated = self.score_mode == "generate" or probe.reasoning_first
+        cache = _kv_bytes_per_token(self._model) * self.max_new_tokens if generated else 0
+        fits = []
+        for device in devices:
+            per_request = max(1, peaks[1][device] - peaks[0][device]) + cache
+            fixed = max(0, peaks[0][device] - per_request)
+            free = torch.cuda.mem_get_info(device)[0] * MEMORY_HEADROOM - fixed
+            fits.append(int(free // per_request))
+            log.info(
+                "batch_size auto on %s: %.2f GiB per request, %.2f GiB fixed, %.1f GiB free",
+                device,
+                per_request / 2**30,
+                fixed / 2**30,
+                torch.cuda.mem_get_info(device)[0] / 2**30,
+            )
+        self.batch_size = max(1, min(self.max_batch_size, *fits))
+        log.info("batch_size auto: %d", self.batch_size)
+
+    def prepare(self, requests: Sequence[JudgeRequest]) -> dict[Any, BatchFeature]:
+        """The processor inputs of the first model pass of each batch :meth:`score` will run,
+        in pinned memory for a GPU judge (so the copy is asynchronous). Later passes depend on
+        what the judge writes and are prepared when they come."""
+        prepared = {}
+        for start in range(0, len(requests), self.batch_size):
+            batch = requests[start : start + self.batch_size]
+            if self.score_mode == "expected" and not any(r.reasoning_first for r in batch):
+                rows, texts = list(batch), [_before_score_digit(r.score_prefix) for r in batch]
+            else:  # the first generate call: the first score prefix's reasoning-first rows
+                prefixes = {r.score_prefix for r in batch if r.reasoning_first}
+                rows = [
+                    r
+                    for r in batch
+                    if self.score_mode == "generate" or r.score_prefix == min(prefixes)
+                ]
+                texts = [""] * len(rows)
+            inputs = self._processor_inputs(rows, texts)
+            if self._model.device.type == "cuda":
+                inputs = BatchFeature({key: value.pin_memory() for key, value in inputs.items()})
+            prepared[_inputs_key(rows, texts)] = inputs
+        return prepared
+
+    def score(
+        self, requests: Sequence[JudgeRequest], prepared: dict[Any, BatchFeature] | None = None
+    ) -> list[Judgement]:
         if self.score_mode == "expected" and any(request.criteria for request in requests):
             # Setup rejects this configuration (prompts.check_rubrics); never guess a score.
             raise ValueError("Rubric requests need score_mode='generate', not 'expected'")
+        self._prepared = dict(prepared or {})
         judgements: list[Judgement] = []
-        for start in range(0, len(requests), self.batch_size):
-            batch = requests[start : start + self.batch_size]
-            if self.score_mode == "generate":
-                drawn = self._score_generated(batch)
-            else:
-                drawn = self._score_expected(batch)
-            judgements += [merge_samples(samples, self.reduce) for samples in drawn]
+        try:
+            while len(judgements) < len(requests):
+                batch = requests[len(judgements) : len(judgements) + self.batch_size]
+                try:
+                    drawn = self._score_batch(batch)
+                except torch.OutOfMemoryError:
+                    if not self.auto_batch_size or self.batch_size == 1:
+                        raise
+                    self.batch_size //= 2
+                    log.warning(
+                        "out of memory at batch %d: batch_size auto now %d",
+                        len(batch),
+                        self.batch_size,
+                    )
+                    torch.cuda.empty_cache()
+                    continue
+                judgements += [merge_samples(samples, self.reduce) for samples in drawn]
+        finally:
+            self._prepared = {}
         return judgements
+
+    def _score_batch(self, batch: Sequence[JudgeRequest]) -> list[list[Judgement]]:
+        if self.score_mode == "generate":
+            return self._score_generated(batch)
+        return self._score_expected(batch)
 
     def _samples(self) -> list[int | None]:
         """The index of each judge sample of a request; None is the single greedy reply."""
@@ -316,7 +431,17 @@ class Qwen3VLJudge(Scorer):
     def _inputs(
         self, batch: Sequence[JudgeRequest], assistant_texts: Sequence[str]
     ) -> BatchFeature:
-        """Processor inputs for each rendered conversation continued by an assistant text."""
+        """On the model's device, the processor inputs for each rendered conversation continued
+        by an assistant text: prepared ahead if :meth:`prepare` foresaw them, else made now."""
+        inputs = self._prepared.get(_inputs_key(batch, assistant_texts))
+        if inputs is None:
+            inputs = self._processor_inputs(batch, assistant_texts)
+        return inputs.to(self._model.device, non_blocking=True)
+
+    def _processor_inputs(
+        self, batch: Sequence[JudgeRequest], assistant_texts: Sequence[str]
+    ) -> BatchFeature:
+        """Processor inputs (on the CPU) for each conversation continued by an assistant text."""
         texts = [
             self._processor.apply_chat_template(
                 request.messages, add_generation_prompt=True, tokenize=False
@@ -325,14 +450,14 @@ class Qwen3VLJudge(Scorer):
             for request, assistant_text in zip(batch, assistant_texts, strict=True)
         ]
         images = [_load_image(path) for request in batch for path in _image_paths(request)]
-        inputs = self._processor(
-            text=texts,
-            images=images or None,
-            padding=True,
-            return_tensors="pt",
-            images_kwargs=self._images_kwargs,
-        )
-        return inputs.to(self._model.device)
+        with self._processor_lock:
+            return self._processor(
+                text=texts,
+                images=images or None,
+                padding=True,
+                return_tensors="pt",
+                images_kwargs=self._images_kwargs,
+            )
 
     def _resize_kwargs(self) -> dict[str, Any]:
         if self.min_pixels is None and self.max_pixels is None:
@@ -379,3 +504,28 @@ def _image_paths(request: JudgeRequest) -> list[str]:
 def _load_image(path: str) -> Image.Image:
     with Image.open(path) as image:
         return image.convert("RGB")
+
+
+def _inputs_key(batch: Sequence[JudgeRequest], assistant_texts: Sequence[str]) -> Any:
+    """What a model pass's inputs depend on: each conversation and its assistant text."""
+    return tuple(
+        (json.dumps(request.messages, sort_keys=True), text)
+        for request, text in zip(batch, assistant_texts, strict=True)
+    )
+
+
+def _request_size(request: JudgeRequest) -> tuple[int, int]:
+    """Image pixels, then text length: what a request's memory grows with."""
+    pixels = 0
+    for path in _image_paths(request):
+        with Image.open(path) as image:  # reads the header only
+            pixels += image.width * image.height
+    return pixels, len(json.dumps(request.messages))
+
+
+def _kv_bytes_per_token(model: torch.nn.Module) -> int:
+    """Bytes of KV cache one token takes in every layer of the language model."""
+    text = model.config.get_text_config()
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    element = torch.finfo(model.dtype).bits // 8
+    return 2 * text.num_hidden_layers * text.num_key_value_heads * head_dim * element

@@ -1,0 +1,103 @@
+"""Prefetching the next judge batch on a background thread, and gathering queued tasks."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import pytest
+
+from editbench.prefetch import prefetched
+from editbench.worker import _gathered
+
+
+def test_yields_every_batch_in_order_with_its_preparation() -> None:
+    batches = [[1, 2], [3], [4, 5, 6]]
+    assert list(prefetched(batches, sum)) == [([1, 2], 3), ([3], 3), ([4, 5, 6], 15)]
+
+
+def test_prepares_the_next_batch_while_the_caller_works_on_this_one() -> None:
+    prepared_at: dict[int, float] = {}
+
+    def prepare(batch: int) -> int:
+        prepared_at[batch] = time.perf_counter()
+        return batch
+
+    worked_on: dict[int, tuple[float, float]] = {}
+    for batch, _ in prefetched(range(3), prepare):
+        start = time.perf_counter()
+        time.sleep(0.2)
+        worked_on[batch] = (start, time.perf_counter())
+    # Batch k + 1 was prepared while the caller was still busy with batch k.
+    for k in (0, 1):
+        assert worked_on[k][0] <= prepared_at[k + 1] <= worked_on[k][1]
+
+
+def test_pulls_at_most_one_batch_ahead() -> None:
+    pulled: list[int] = []
+
+    def source():
+        for i in range(10):
+            pulled.append(i)
+            yield i
+
+    batches = prefetched(source(), lambda batch: batch)
+    assert next(batches) == (0, 0)
+    time.sleep(0.2)  # the thread has had ample time to run ahead, if it would
+    assert pulled == [0, 1]  # the current batch and the next one, never more
+
+
+def test_an_error_while_preparing_reaches_the_caller_at_its_batch() -> None:
+    def prepare(batch: int) -> int:
+        if batch == 2:
+            raise ValueError("broken image in batch 2")
+        return batch
+
+    seen = []
+    with pytest.raises(ValueError, match="broken image in batch 2"):
+        for batch, _ in prefetched(range(5), prepare):
+            seen.append(batch)
+    assert seen == [0, 1]
+
+
+def test_a_caller_that_stops_early_leaves_no_thread_to_wait_for() -> None:
+    blocked: queue.Queue[int] = queue.Queue()  # never fed: the pull blocks forever
+
+    def source():
+        yield 0
+        yield blocked.get()
+
+    for _ in prefetched(source(), lambda batch: batch):
+        break
+    stuck = [t for t in threading.enumerate() if t.name == "prefetch"]
+    assert stuck and all(t.daemon for t in stuck)  # a daemon: the process can still exit
+
+
+def _queue(*items):
+    tasks: queue.Queue = queue.Queue()
+    for item in items:
+        tasks.put(item)
+    return tasks
+
+
+def test_gathers_ready_tasks_up_to_the_capacity() -> None:
+    tasks = _queue([1], [2], [3], [4], [5], None)
+    assert list(_gathered(tasks, lambda: 2)) == [[1, 2], [3, 4], [5]]
+
+
+def test_a_full_list_is_taken_as_it_is() -> None:
+    tasks = _queue([1, 2, 3], [4, 5, 6], None)
+    assert list(_gathered(tasks, lambda: 3)) == [[1, 2, 3], [4, 5, 6]]
+
+
+def test_the_end_marker_ends_gathering_once_and_is_not_taken_twice() -> None:
+    tasks = _queue([1], None, [2], None)  # two workers' end markers, work between
+    assert list(_gathered(tasks, lambda: 8)) == [[1]]
+    assert list(_gathered(tasks, lambda: 8)) == [[2]]
+
+
+def test_the_capacity_is_read_for_every_batch() -> None:
+    sizes = iter([3, 1, 1])
+    tasks = _queue([1], [2], [3], [4], [5], None)
+    assert list(_gathered(tasks, lambda: next(sizes, 1))) == [[1, 2, 3], [4], [5]]
