@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,9 @@ class DiffusersEditor(Editor):
 
     ``step_callback`` (see :class:`Editor`) hears every denoising step of every request, through
     the pipeline's ``callback_on_step_end``; ``step`` counts from 1.
+
+    ``compile`` compiles the transformer's repeated blocks with ``torch.compile`` (diffusers'
+    regional compilation): the first edits pay for the compilation, later ones run faster.
     """
 
     def __init__(
@@ -34,6 +38,7 @@ class DiffusersEditor(Editor):
         negative_prompt: str = " ",
         height: int | None = None,
         width: int | None = None,
+        compile: bool = False,
     ) -> None:
         if pipeline not in SUPPORTED_PIPELINES:
             raise ValueError(
@@ -53,10 +58,12 @@ class DiffusersEditor(Editor):
         self.negative_prompt = negative_prompt
         self.height = height
         self.width = width
+        self.compile = compile
         self._pipe: Any = None
 
     def fingerprint(self) -> dict[str, Any]:
-        """Class, model, revision, dtype and every generation parameter."""
+        """Class, model, revision, dtype, every generation parameter, and ``compile`` (compiled
+        kernels may round differently, so they may change pixels)."""
         return {
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "model": self.model,
@@ -68,20 +75,55 @@ class DiffusersEditor(Editor):
             "negative_prompt": self.negative_prompt,
             "height": self.height,
             "width": self.width,
+            "compile": self.compile,
         }
 
     def load(self, device: str) -> None:
-        """Load the pipeline in ``dtype`` and move it to ``device``."""
+        """Read the pipeline onto ``device`` with :meth:`read_pipeline`, then make it ready to
+        edit: progress bars off and, with ``compile``, the transformer's blocks compiled."""
+        pipe = self.read_pipeline(device)
+        pipe.set_progress_bar_config(disable=True)
+        if self.compile:
+            # Lazy: each block compiles on its first call. All blocks share one compiled graph,
+            # so compiling costs one block's compilation (again for each new input shape).
+            pipe.transformer.compile_repeated_blocks(fullgraph=True)
+        self._pipe = pipe
+
+    def read_pipeline(self, device: str) -> Any:
+        """Read the pipeline's weights from ``model`` straight onto ``device``, in ``dtype``.
+
+        The only weight read of :meth:`load`: a subclass that builds the model another way (a
+        benchmark's random weights, say) overrides this and keeps the rest of ``load``. Returns
+        the diffusers pipeline with every model on ``device``.
+        """
         # Imported here: the parent builds editors only to read their fingerprint.
         import diffusers
 
         pipeline_class = getattr(diffusers, self.pipeline)
-        pipe = pipeline_class.from_pretrained(
-            self.model, revision=self.revision, dtype=getattr(torch, self.dtype)
+        dtype = getattr(torch, self.dtype)
+        # diffusers 0.42's pipeline-level device_map takes only "balanced", "cpu" or the bare
+        # accelerator type ("cuda"), which transformers resolves to cuda:$LOCAL_RANK, not to
+        # this worker's GPU. A model's own from_pretrained takes any device ("cuda:3"), so each
+        # model is read onto the device, shard by shard, and handed to the pipeline, which
+        # reads the rest (scheduler, tokenizer, processor): no CPU copy of the whole pipeline
+        # and no pipe.to().
+        index = pipeline_class.load_config(self.model, revision=self.revision)
+        models = {}
+        for name, entry in index.items():  # "transformer": ["diffusers", "QwenImage..."], ...
+            if not (isinstance(entry, list) and entry[0] in ("diffusers", "transformers")):
+                continue
+            component_class = getattr(importlib.import_module(entry[0]), entry[1])
+            if issubclass(component_class, torch.nn.Module):
+                models[name] = component_class.from_pretrained(
+                    self.model,
+                    subfolder=name,
+                    revision=self.revision,
+                    dtype=dtype,
+                    device_map=device,
+                )
+        return pipeline_class.from_pretrained(
+            self.model, revision=self.revision, dtype=dtype, **models
         )
-        pipe.to(device)
-        pipe.set_progress_bar_config(disable=True)
-        self._pipe = pipe
 
     def edit(self, requests: Sequence[EditRequest]) -> list[Image.Image]:
         """Edit each request in turn; see :meth:`Editor.edit`."""
