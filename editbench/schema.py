@@ -52,6 +52,9 @@ class Qwen3VLJudgeSchema:
     # leave, at most max_batch_size; halved if a larger request later runs out of memory).
     batch_size: Any = "auto"
     max_batch_size: int = 64
+    # Processes that decode and preprocess the next batch while the GPU judges this one;
+    # None: one for a GPU judge, none (a thread) on the CPU.
+    prepare_processes: int | None = None
     max_new_tokens: int = 512
     attn_implementation: str = "sdpa"
     min_pixels: int | None = None

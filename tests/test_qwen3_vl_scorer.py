@@ -212,19 +212,21 @@ def test_fingerprint_holds_what_determines_a_judgement() -> None:
 
 
 @pytest.mark.parametrize(
-    ("score_mode", "reasoning_first"),
-    [("expected", False), ("generate", False), ("expected", True)],
+    ("score_mode", "reasoning_first", "processes"),
+    [("expected", False, 0), ("generate", False, 0), ("expected", True, 0), ("expected", False, 1)],
 )
 def test_prepared_inputs_are_used_and_change_nothing(
     judge_path: str,
     requests: list[JudgeRequest],
     score_mode: str,
     reasoning_first: bool,
+    processes: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """prepare() makes the first model pass's inputs ahead; score() then makes none of them."""
+    """prepare() makes the first model pass's inputs ahead (in this process, or in one of its
+    own, as a GPU judge does); score() then makes none of them."""
     requests = [replace(r, reasoning_first=reasoning_first) for r in requests]
-    judge = loaded(judge_path, score_mode=score_mode, batch_size=2)
+    judge = loaded(judge_path, score_mode=score_mode, batch_size=2, prepare_processes=processes)
     alone = judge.score(requests)
     prepared = judge.prepare(requests)
     assert len(prepared) == 2  # one first pass per batch of two
@@ -289,6 +291,7 @@ def test_auto_batch_size_halves_when_a_batch_runs_out_of_memory(
         ({"batch_size": 0}, r"batch_size.*0"),
         ({"batch_size": "max"}, r"batch_size must be an integer or 'auto', got 'max'"),
         ({"max_batch_size": 0}, r"max_batch_size.*0"),
+        ({"prepare_processes": -1}, r"prepare_processes must be >= 0, got -1"),
         ({"min_pixels": 4096, "max_pixels": 1024}, r"min_pixels \(4096\).*max_pixels \(1024\)"),
         ({"num_samples": 0}, r"num_samples.*0"),
         ({"temperature": -0.5}, r"temperature.*-0\.5"),

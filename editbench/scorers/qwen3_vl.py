@@ -30,8 +30,13 @@ from __future__ import annotations
 import json
 import logging
 import math
+import multiprocessing
+import os
 import threading
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -64,6 +69,9 @@ SCORE_MODES = ("expected", "generate")
 AUTO = "auto"
 CPU_AUTO_BATCH_SIZE = 8  # batch_size=auto on the CPU, where no memory is measured
 MEMORY_HEADROOM = 0.9  # of the free device memory: allocator fragmentation, other tensors
+DECODE_THREADS = 8  # images decoded at once while preparing a batch
+# Prepared inputs of a GPU judge are pinned, for an asynchronous copy to the device.
+PIN_PREPARED = True
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
@@ -96,6 +104,7 @@ class Qwen3VLJudge(Scorer):
         num_samples: int = 1,
         temperature: float = 0.0,
         reduce: str = "mean",
+        prepare_processes: int | None = None,
     ) -> None:
         if score_mode not in SCORE_MODES:
             raise EditbenchError(
@@ -113,6 +122,8 @@ class Qwen3VLJudge(Scorer):
         ):
             if value < 1:
                 raise EditbenchError(f"{name} must be at least 1, got {value!r}")
+        if prepare_processes is not None and prepare_processes < 0:
+            raise EditbenchError(f"prepare_processes must be >= 0, got {prepare_processes!r}")
         for name, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
             if value is not None and value < 1:
                 raise EditbenchError(f"{name} must be a positive pixel count, got {value!r}")
@@ -146,6 +157,8 @@ class Qwen3VLJudge(Scorer):
         self.num_samples = num_samples
         self.temperature = float(temperature)  # 1 and 1.0 must fingerprint alike
         self.reduce = reduce
+        self.prepare_processes = prepare_processes
+        self._pool: ProcessPoolExecutor | None = None
 
     def fingerprint(self) -> dict[str, Any]:
         # batch sizes are left out: a request's judgement does not depend on its batch.
@@ -192,6 +205,10 @@ class Qwen3VLJudge(Scorer):
         # prepare() runs on another thread; a fast tokenizer must not be used by two at once.
         self._processor_lock = threading.Lock()
         self._prepared: dict[Any, BatchFeature] = {}
+        on_gpu = all(torch.device(device).type == "cuda" for device in devices)
+        self._prepare_processes = (
+            (1 if on_gpu else 0) if self.prepare_processes is None else self.prepare_processes
+        )
         self._digit_ids = [_single_token(self._processor.tokenizer, str(d)) for d in range(10)]
 
     def read_model(self, placement: dict[str, Any]) -> torch.nn.Module:
@@ -199,13 +216,14 @@ class Qwen3VLJudge(Scorer):
         ``max_memory`` for ``from_pretrained``) names. Everything else in :meth:`load` depends
         on this alone: a subclass can build the model another way (the benchmarks build
         full-size random weights on the GPU)."""
-        return AutoModelForImageTextToText.from_pretrained(
-            self.model,
-            revision=self.revision,
-            dtype=DTYPES[self.dtype],
-            attn_implementation=self.attn_implementation,
-            **placement,
-        )
+        with _sequential_weight_reads():
+            return AutoModelForImageTextToText.from_pretrained(
+                self.model,
+                revision=self.revision,
+                dtype=DTYPES[self.dtype],
+                attn_implementation=self.attn_implementation,
+                **placement,
+            )
 
     def fit_batch_size(self, requests: Sequence[JudgeRequest]) -> None:
         """With ``batch_size="auto"``, the most requests like the largest of ``requests`` that
@@ -239,7 +257,9 @@ class Qwen3VLJudge(Scorer):
         cache = _kv_bytes_per_token(self._model) * self.max_new_tokens if generated else 0
         fits = []
         for device in devices:
-            per_request = max(1, peaks[1][device] - peaks[0][device]) + cache
+            # A growth lost in the allocator's rounding: count all of the first as the request's.
+            growth = peaks[1][device] - peaks[0][device]
+            per_request = (growth if growth > 0 else max(1, peaks[0][device])) + cache
             fixed = max(0, peaks[0][device] - per_request)
             free = torch.cuda.mem_get_info(device)[0] * MEMORY_HEADROOM - fixed
             fits.append(int(free // per_request))
@@ -254,27 +274,40 @@ class Qwen3VLJudge(Scorer):
         log.info("batch_size auto: %d", self.batch_size)
 
     def prepare(self, requests: Sequence[JudgeRequest]) -> dict[Any, BatchFeature]:
-        """The processor inputs of the first model pass of each batch :meth:`score` will run,
-        in pinned memory for a GPU judge (so the copy is asynchronous). Later passes depend on
-        what the judge writes and are prepared when they come."""
-        prepared = {}
-        for start in range(0, len(requests), self.batch_size):
-            batch = requests[start : start + self.batch_size]
-            if self.score_mode == "expected" and not any(r.reasoning_first for r in batch):
-                rows, texts = list(batch), [_before_score_digit(r.score_prefix) for r in batch]
-            else:  # the first generate call: the first score prefix's reasoning-first rows
-                prefixes = {r.score_prefix for r in batch if r.reasoning_first}
-                rows = [
-                    r
-                    for r in batch
-                    if self.score_mode == "generate" or r.score_prefix == min(prefixes)
-                ]
-                texts = [""] * len(rows)
-            inputs = self._processor_inputs(rows, texts)
-            if self._model.device.type == "cuda":
-                inputs = BatchFeature({key: value.pin_memory() for key, value in inputs.items()})
-            prepared[_inputs_key(rows, texts)] = inputs
-        return prepared
+        """The processor inputs of the first model pass of each batch :meth:`score` will run.
+
+        For a GPU judge they are made in a process of their own (``prepare_processes``): the
+        processor's Python would otherwise hold the GIL that the thread driving the GPU needs
+        to launch its kernels. They come back through shared memory, cast to the judge's dtype
+        (the cast the model makes anyway), and are pinned here, so that the copy to the GPU is
+        asynchronous. Later passes depend on what the judge writes and are made when they come.
+        """
+        passes = _first_passes(requests, self.batch_size, self.score_mode)
+        if self._prepare_processes:
+            made = self._preparers().submit(
+                _prepare_in_process, passes, self._images_kwargs, DTYPES[self.dtype]
+            )
+            inputs = made.result()
+        else:
+            inputs = [self._processor_inputs(rows, texts) for rows, texts in passes]
+        if PIN_PREPARED and self._model.device.type == "cuda":
+            inputs = [BatchFeature({k: v.pin_memory() for k, v in one.items()}) for one in inputs]
+        return {
+            _inputs_key(rows, texts): one for (rows, texts), one in zip(passes, inputs, strict=True)
+        }
+
+    def _preparers(self) -> ProcessPoolExecutor:
+        """The processes that make processor inputs, started on first use."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self._prepare_processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_preparer,
+                # Half the cores: the rest keep the thread that drives the GPU going.
+                initargs=(self.model, self.revision, max(1, torch.get_num_threads() // 2)),
+            )
+            weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
+        return self._pool
 
     def score(
         self, requests: Sequence[JudgeRequest], prepared: dict[Any, BatchFeature] | None = None
@@ -442,21 +475,9 @@ class Qwen3VLJudge(Scorer):
         self, batch: Sequence[JudgeRequest], assistant_texts: Sequence[str]
     ) -> BatchFeature:
         """Processor inputs (on the CPU) for each conversation continued by an assistant text."""
-        texts = [
-            self._processor.apply_chat_template(
-                request.messages, add_generation_prompt=True, tokenize=False
-            )
-            + assistant_text
-            for request, assistant_text in zip(batch, assistant_texts, strict=True)
-        ]
-        images = [_load_image(path) for request in batch for path in _image_paths(request)]
         with self._processor_lock:
-            return self._processor(
-                text=texts,
-                images=images or None,
-                padding=True,
-                return_tensors="pt",
-                images_kwargs=self._images_kwargs,
+            return _conversation_inputs(
+                self._processor, self._images_kwargs, batch, assistant_texts
             )
 
     def _resize_kwargs(self) -> dict[str, Any]:
@@ -468,6 +489,20 @@ class Qwen3VLJudge(Scorer):
         if self.max_pixels is not None:
             size["longest_edge"] = self.max_pixels
         return {"size": size}
+
+
+@contextmanager
+def _sequential_weight_reads() -> Iterator[None]:
+    """transformers' loader reads tensors one after the other, not on its 4 threads (unless
+    the user chose otherwise): measured faster, cold and from the page cache, for the 8B judge
+    on an H100 machine (docs/benchmarks.md, "Load time")."""
+    chosen = "HF_DEACTIVATE_ASYNC_LOAD" in os.environ
+    os.environ.setdefault("HF_DEACTIVATE_ASYNC_LOAD", "1")
+    try:
+        yield
+    finally:
+        if not chosen:
+            del os.environ["HF_DEACTIVATE_ASYNC_LOAD"]
 
 
 def _before_score_digit(text: str) -> str:
@@ -504,6 +539,75 @@ def _image_paths(request: JudgeRequest) -> list[str]:
 def _load_image(path: str) -> Image.Image:
     with Image.open(path) as image:
         return image.convert("RGB")
+
+
+def _first_passes(
+    requests: Sequence[JudgeRequest], batch_size: int, score_mode: str
+) -> list[tuple[list[JudgeRequest], list[str]]]:
+    """The rows and assistant texts of the first model pass of each batch of ``requests``:
+    the score distributions of plain expected-mode requests, else the first generate call
+    (in expected mode, that of the first score prefix's reasoning-first rows)."""
+    passes = []
+    for start in range(0, len(requests), batch_size):
+        batch = requests[start : start + batch_size]
+        if score_mode == "expected" and not any(r.reasoning_first for r in batch):
+            passes.append((list(batch), [_before_score_digit(r.score_prefix) for r in batch]))
+            continue
+        first = min(r.score_prefix for r in batch if r.reasoning_first or score_mode != "expected")
+        rows = [
+            r
+            for r in batch
+            if score_mode == "generate" or (r.reasoning_first and r.score_prefix == first)
+        ]
+        passes.append((rows, [""] * len(rows)))
+    return passes
+
+
+def _conversation_inputs(
+    processor: Any,
+    images_kwargs: dict[str, Any],
+    batch: Sequence[JudgeRequest],
+    assistant_texts: Sequence[str],
+) -> BatchFeature:
+    """Processor inputs for each conversation continued by an assistant text."""
+    texts = [
+        processor.apply_chat_template(request.messages, add_generation_prompt=True, tokenize=False)
+        + assistant_text
+        for request, assistant_text in zip(batch, assistant_texts, strict=True)
+    ]
+    paths = [path for request in batch for path in _image_paths(request)]
+    with ThreadPoolExecutor(min(DECODE_THREADS, len(paths) or 1)) as pool:
+        images = list(pool.map(_load_image, paths))  # PIL decodes without the GIL
+    return processor(
+        text=texts,
+        images=images or None,
+        padding=True,
+        return_tensors="pt",
+        images_kwargs=images_kwargs,
+    )
+
+
+# In a preparing process: the processor, loaded once when the process starts.
+_preparer_processor: Any = None
+
+
+def _start_preparer(model: str, revision: str | None, threads: int) -> None:
+    global _preparer_processor
+    torch.set_num_threads(threads)
+    _preparer_processor = AutoProcessor.from_pretrained(
+        model, revision=revision, padding_side="left"
+    )
+
+
+def _prepare_in_process(
+    passes: list[tuple[list[JudgeRequest], list[str]]],
+    images_kwargs: dict[str, Any],
+    dtype: torch.dtype,
+) -> list[BatchFeature]:
+    return [
+        _conversation_inputs(_preparer_processor, images_kwargs, rows, texts).to(dtype)
+        for rows, texts in passes
+    ]
 
 
 def _inputs_key(batch: Sequence[JudgeRequest], assistant_texts: Sequence[str]) -> Any:
