@@ -208,7 +208,7 @@ def bench_model(name: str, args: argparse.Namespace, env: dict[str, Any]) -> dic
         del inputs
     _release(device)
 
-    judge.score(batches[0])  # warm-up, one batch
+    warm_up = judge.score(batches[0])  # the bare forward's rows
     judgements = {}
     for variant, processes, pin in VARIANTS:
         log.info("%s: editbench, %s", name, variant)
@@ -236,7 +236,7 @@ def bench_model(name: str, args: argparse.Namespace, env: dict[str, Any]) -> dic
     if bad:
         raise SystemExit(f"{name}: {len(bad)} judgements not ok, first: {bad[0]}")
     # The judge's p(0), p(2..9) against the bare forward's digit distribution, same rows.
-    ours = torch.tensor([j.distribution for j in judgements[:batch]])
+    ours = torch.tensor([j.distribution for j in warm_up])
     first_one = ours[:, 1] + ours[:, 10]
     theirs = torch.cat([ours[:, :1], first_one[:, None], ours[:, 2:10]], dim=1)
     result["max_abs_diff_digit_probs"] = float((theirs - bare_digits).abs().max())

@@ -177,7 +177,9 @@ class _Run:
                 target=worker_main,
                 args=(spec, self.tasks[spec.phase], self.events),
                 name=spec.name,
-                daemon=True,
+                # Not a daemon: a worker may start processes of its own (a judge's preparing
+                # process). The parent stops and joins every worker itself, also on errors.
+                daemon=False,
             )
             process.start()
         finally:

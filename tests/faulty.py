@@ -1,15 +1,17 @@
-"""An editor that fails on purpose, for the fail-fast tests (imported by spawned workers)."""
+"""Models that fail or dawdle on purpose, for the fail-fast tests (imported by spawned workers)."""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from PIL import Image
 
 from editbench.editors.diffusers_editor import DiffusersEditor
-from editbench.records import EditRequest
+from editbench.records import EditRequest, Judgement, JudgeRequest
+from editbench.scorers.qwen3_vl import Qwen3VLJudge
 
 FAIL_ON = "EDITBENCH_TEST_FAIL_ON"
 
@@ -31,3 +33,11 @@ class FlakyEditor(DiffusersEditor):
             if marker and marker in request.instruction:
                 raise RuntimeError(f"injected failure on {request.instruction!r}")
         return super().edit(requests)
+
+
+class SlowJudge(Qwen3VLJudge):
+    """The tiny judge, a second slower per batch: time for a test to act while it scores."""
+
+    def score(self, requests: Sequence[JudgeRequest], prepared: Any = None) -> list[Judgement]:
+        time.sleep(1.0)
+        return super().score(requests, prepared)

@@ -256,7 +256,7 @@ def test_auto_batch_size_takes_the_most_until_fitted_and_a_fixed_size_on_the_cpu
     assert fixed.batch_size == 3
 
 
-def test_auto_batch_size_halves_when_a_batch_runs_out_of_memory(
+def test_auto_batch_size_shrinks_when_a_batch_runs_out_of_memory(
     judge_path: str, requests: list[JudgeRequest], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     judge = loaded(judge_path, batch_size="auto", max_batch_size=4)
@@ -272,7 +272,7 @@ def test_auto_batch_size_halves_when_a_batch_runs_out_of_memory(
 
     monkeypatch.setattr(judge, "_score_batch", fits_one)
     judgements = judge.score(requests)
-    assert sizes == [3, 2, 1, 1, 1]  # 4 -> 2 -> 1, then every request once
+    assert sizes == [3, 3, 2, 1, 1, 1]  # 4 -> 3 -> 2 -> 1 (x 0.8, at least one less)
     assert judge.batch_size == 1
     for got, want in zip(judgements, expected, strict=True):
         assert_same_judgement(got, want)

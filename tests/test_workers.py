@@ -166,6 +166,36 @@ def test_ctrl_c_stops_every_worker_and_keeps_the_work(tmp_path):
     assert not list((tmp_path / "store").rglob("*.tmp"))
 
 
+@pytest.mark.slow
+def test_killed_judge_worker_leaves_no_preparing_process(tmp_path):
+    """A judge that prepares its batches in a process of its own (as on a GPU): killing its
+    worker stops the run, and that process goes too."""
+    process = start_cli(
+        *cli_args(
+            tmp_path,
+            "killed",
+            "scorer._target_=tests.faulty.SlowJudge",
+            "scorer.prepare_processes=1",
+            "scorer.batch_size=1",
+        ),
+        cwd=tmp_path,
+    )
+    judgements = tmp_path / "store" / "judgements"
+    deadline = time.monotonic() + 300
+    while not (judgements.exists() and any(judgements.rglob("*.json"))):
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "no judgements appeared"
+        time.sleep(0.2)
+    descendants = psutil.Process(process.pid).children(recursive=True)
+    scorers = [w for w in workers_of(process) if w.children()]  # a worker with its preparer
+    assert scorers, [" ".join(d.cmdline()) for d in descendants]
+    scorers[0].kill()
+    stderr = finish(process)
+    assert process.returncode == 1
+    assert "worker score-" in stderr and "killed by signal 9" in stderr
+    assert_no_orphans(descendants)
+
+
 def log_times(log: Path, phase: str) -> list[float]:
     """When each batch of ``phase`` finished, from a worker's log (``YYYY-mm-dd HH:MM:SS,ms``)."""
     times = []

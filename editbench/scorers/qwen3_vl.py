@@ -33,6 +33,7 @@ import math
 import multiprocessing
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -69,7 +70,13 @@ SCORE_MODES = ("expected", "generate")
 AUTO = "auto"
 CPU_AUTO_BATCH_SIZE = 8  # batch_size=auto on the CPU, where no memory is measured
 MEMORY_HEADROOM = 0.9  # of the free device memory: allocator fragmentation, other tensors
+# fit_batch_size scores the largest request this many times over: the peak's growth between
+# the two is one request's share. Small batches understate it (the 30B judge ran out of memory
+# at the size a 1-and-2 probe gave), hence 1 and 4.
+PROBE_BATCHES = (1, 4)
+BACKOFF = 0.8  # an auto batch that runs out of memory is retried at this share of its size
 DECODE_THREADS = 8  # images decoded at once while preparing a batch
+PARENT_POLL_S = 0.5  # how often a preparing process checks that its worker is alive
 # Prepared inputs of a GPU judge are pinned, for an asynchronous copy to the device.
 PIN_PREPARED = True
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
@@ -229,11 +236,12 @@ class Qwen3VLJudge(Scorer):
         """With ``batch_size="auto"``, the most requests like the largest of ``requests`` that
         fit in the free memory of every device, at most ``max_batch_size``.
 
-        The largest request (by image pixels, then text) is scored alone and twice over: the
-        growth of each device's peak memory between the two is one request's share, the rest
-        is what any batch needs. In ``generate`` mode, or with reasoning written first, each
-        request also holds ``max_new_tokens`` of KV cache. Larger images later in the run can
-        still run out of memory: then :meth:`score` halves the batch and goes on.
+        The largest request (by image pixels, then text) is scored alone and four times over
+        (:data:`PROBE_BATCHES`): the growth of each device's peak memory per added request is
+        one request's share, the rest is what any batch needs. In ``generate`` mode, or with
+        reasoning written first, each request also holds ``max_new_tokens`` of KV cache.
+        Larger images later in the run can still run out of memory: then :meth:`score`
+        retries with a smaller batch (:data:`BACKOFF`).
         """
         if not self.auto_batch_size:
             return
@@ -244,7 +252,7 @@ class Qwen3VLJudge(Scorer):
             return
         probe = max(requests, key=_request_size)
         peaks = []
-        for count in (1, 2):
+        for count in PROBE_BATCHES:
             torch.cuda.empty_cache()
             before = {device: torch.cuda.memory_allocated(device) for device in devices}
             for device in devices:
@@ -258,7 +266,7 @@ class Qwen3VLJudge(Scorer):
         fits = []
         for device in devices:
             # A growth lost in the allocator's rounding: count all of the first as the request's.
-            growth = peaks[1][device] - peaks[0][device]
+            growth = (peaks[1][device] - peaks[0][device]) / (PROBE_BATCHES[1] - PROBE_BATCHES[0])
             per_request = (growth if growth > 0 else max(1, peaks[0][device])) + cache
             fixed = max(0, peaks[0][device] - per_request)
             free = torch.cuda.mem_get_info(device)[0] * MEMORY_HEADROOM - fixed
@@ -325,7 +333,7 @@ class Qwen3VLJudge(Scorer):
                 except torch.OutOfMemoryError:
                     if not self.auto_batch_size or self.batch_size == 1:
                         raise
-                    self.batch_size //= 2
+                    self.batch_size = min(self.batch_size - 1, int(self.batch_size * BACKOFF))
                     log.warning(
                         "out of memory at batch %d: batch_size auto now %d",
                         len(batch),
@@ -593,10 +601,25 @@ _preparer_processor: Any = None
 
 def _start_preparer(model: str, revision: str | None, threads: int) -> None:
     global _preparer_processor
+    _exit_with_parent()
     torch.set_num_threads(threads)
     _preparer_processor = AutoProcessor.from_pretrained(
         model, revision=revision, padding_side="left"
     )
+
+
+def _exit_with_parent() -> None:
+    """End this process once its parent is gone. A pool's process waits on a queue whose
+    writing end it holds itself, so it never sees a killed worker close it; left running, it
+    would also hold the run's stdout and stderr open."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _prepare_in_process(
