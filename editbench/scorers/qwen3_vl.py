@@ -216,6 +216,10 @@ class Qwen3VLJudge(Scorer):
         self._prepare_processes = (
             (1 if on_gpu else 0) if self.prepare_processes is None else self.prepare_processes
         )
+        if self._prepare_processes:
+            # Start the preparing processes now (spawn, imports, the processor: seconds), so
+            # that the first batch does not wait for them.
+            self._preparers().submit(_started)
         self._digit_ids = [_single_token(self._processor.tokenizer, str(d)) for d in range(10)]
 
     def read_model(self, placement: dict[str, Any]) -> torch.nn.Module:
@@ -606,6 +610,10 @@ def _start_preparer(model: str, revision: str | None, threads: int) -> None:
     _preparer_processor = AutoProcessor.from_pretrained(
         model, revision=revision, padding_side="left"
     )
+
+
+def _started() -> None:
+    """Nothing: a task that makes a pool start its processes."""
 
 
 def _exit_with_parent() -> None:
