@@ -26,7 +26,6 @@ warm-up edit less the second), then the steady state and the compiled transforme
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import statistics
@@ -45,6 +44,7 @@ import torch
 import transformers
 from PIL import Image
 
+from benchmarks.common import release, sync, timed
 from benchmarks.qwen_image_models import (
     RandomWeightsQwenImageEditor,
     check_parameter_counts,
@@ -55,32 +55,6 @@ from editbench.dataset import load_samples
 from editbench.records import EditRequest
 
 log = logging.getLogger("editor_full_size")
-
-
-def timed(step: Callable[[], Any], repeats: int, device: str) -> tuple[float, Any]:
-    """Median seconds of ``step`` over ``repeats`` runs after one warm-up, and its last result."""
-    result = step()
-    seconds = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        result = step()
-        _sync(device)
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
-
-
-def _sync(device: str) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _release(device: str) -> None:
-    """Free what the last phase left on ``device`` and restart its peak-memory count."""
-    gc.collect()
-    if torch.device(device).type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
 
 
 @contextmanager
@@ -120,10 +94,10 @@ def edit_seconds(
     editor.num_inference_steps = steps
     seconds = []
     for _ in range(count):
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
         (edited,) = editor.edit([request])
-        _sync(device)
+        sync(device)
         seconds.append(time.perf_counter() - start)
         log.info("edit at %d steps: %.2f s (%s %s)", steps, seconds[-1], edited.mode, edited.size)
     return seconds
@@ -136,10 +110,10 @@ def load_editor(
     editor = RandomWeightsQwenImageEditor(
         str(env["folder"]), dtype=args.dtype, num_inference_steps=args.steps, compile=compile
     )
-    _sync(args.device)
+    sync(args.device)
     start = time.perf_counter()
     editor.load(args.device)
-    _sync(args.device)
+    sync(args.device)
     load_s = time.perf_counter() - start
     loaded = {"load_s": load_s, "params": parameter_counts(editor.pipe)}
     if torch.device(args.device).type == "cuda":
@@ -359,7 +333,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     results.append(
                         {"phase": name, "error": f"{type(error).__name__}: {error}"[:500]}
                     )
-                _release(args.device)
+                release(args.device)
         add_bare_compute(results, args.steps)
         report = {**facts, "results": results}
         (args.out / "editor_full_size.json").write_text(json.dumps(report, indent=2))

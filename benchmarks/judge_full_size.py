@@ -26,14 +26,10 @@ plus the text. The processor has the checkpoints' image settings and the tiny of
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
-import statistics
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
@@ -46,6 +42,7 @@ import transformers
 import yaml
 from PIL import Image
 
+from benchmarks.common import log_to, release, sync, timed
 from benchmarks.qwen3_vl_models import MODELS, RandomWeightsQwen3VLJudge, write_checkpoint
 from editbench.dataset import load_samples
 from editbench.prefetch import prefetched
@@ -118,32 +115,6 @@ def last_logits(model: torch.nn.Module, inputs: Any) -> torch.Tensor:
     return model(**inputs, use_cache=False, logits_to_keep=1).logits[:, -1]
 
 
-def timed(step: Callable[[], Any], repeats: int, device: str) -> tuple[float, Any]:
-    """Median seconds of ``step`` over ``repeats`` runs after one warm-up, and its last result."""
-    result = step()
-    seconds = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        result = step()
-        _sync(device)
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
-
-
-def _sync(device: str) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _release(device: str) -> None:
-    """Free what the last model left on ``device`` and restart its peak-memory count."""
-    gc.collect()
-    if torch.device(device).type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
-
-
 def one_image(request: JudgeRequest) -> JudgeRequest:
     """``request`` without its edited image (and the line naming it): issue 7's setup."""
     system, user = request.messages
@@ -164,7 +135,7 @@ def bench_model(name: str, args: argparse.Namespace, env: dict[str, Any]) -> dic
     )
     started = time.perf_counter()
     judge.load([device])
-    _sync(device)
+    sync(device)
     model = judge._model
     params = sum(p.numel() for p in model.parameters())
     log.info("%s: built in %.1f s, %d parameters", name, time.perf_counter() - started, params)
@@ -189,7 +160,7 @@ def bench_model(name: str, args: argparse.Namespace, env: dict[str, Any]) -> dic
     with torch.inference_mode():
         start = time.perf_counter()
         inputs = processor_inputs(judge._processor, batches[0], device)
-        _sync(device)
+        sync(device)
         result["cpu_prep_s"] = time.perf_counter() - start
         image_tokens = int((inputs["input_ids"] == env["image_token"]).sum()) // batch
         result["tokens_per_request"] = inputs["input_ids"].shape[1]
@@ -206,7 +177,7 @@ def bench_model(name: str, args: argparse.Namespace, env: dict[str, Any]) -> dic
         result["bare_1img_s"], _ = timed(partial(last_logits, model, inputs), args.repeats, device)
         result["tokens_per_request_1img"] = inputs["input_ids"].shape[1]
         del inputs
-    _release(device)
+    release(device)
 
     warm_up = judge.score(batches[0])  # the bare forward's rows
     judgements = {}
@@ -215,18 +186,18 @@ def bench_model(name: str, args: argparse.Namespace, env: dict[str, Any]) -> dic
         judge._prepare_processes, qwen3_vl.PIN_PREPARED = processes, pin
         if processes:
             judge.prepare(batches[0])  # the preparing process starts and loads its processor
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
         judgements[variant] = []
         for requests_, prepared in prefetched(batches[1:], judge.prepare):
             judgements[variant] += judge.score(requests_, prepared)
-        _sync(device)
+        sync(device)
         result[f"{variant}_s"] = (time.perf_counter() - start) / args.repeats
 
     log.info("%s: editbench, serial (no prefetch)", name)
     start = time.perf_counter()
     serial = [j for requests_ in batches[1:] for j in judge.score(requests_)]
-    _sync(device)
+    sync(device)
     result["serial_s"] = (time.perf_counter() - start) / args.repeats
     best = max((v for v, _, _ in VARIANTS), key=lambda v: -result[f"{v}_s"])
     result["editbench_variant"], result["editbench_s"] = best, result[f"{best}_s"]
@@ -265,16 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (1 if args.tiny else 3)
     side = args.image_side or (256 if args.tiny else 1024)  # 256² is the processor's minimum
-    args.out.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(message)s",
-        handlers=[
-            logging.StreamHandler(sys.stdout),
-            logging.FileHandler(args.out / "judge_full_size.log"),
-        ],
-        force=True,
-    )
+    log_to(args.out, "judge_full_size")
     facts = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "torch": torch.__version__,
@@ -308,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
             except Exception as error:  # record it and go on to the next model
                 log.exception("%s failed", name)
                 results.append({"model": name, "error": f"{type(error).__name__}: {error}"})
-            _release(args.device)  # the model is unreferenced once the except clause ends
+            release(args.device)  # the model is unreferenced once the except clause ends
             log.info("%s", json.dumps(results[-1]))
     (args.out / "judge_full_size.json").write_text(
         json.dumps({**facts, "results": results}, indent=2)

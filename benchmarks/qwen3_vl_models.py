@@ -32,6 +32,7 @@ from transformers import (
     Qwen3VLVideoProcessor,
 )
 
+from benchmarks.common import fill_random
 from editbench.scorers.qwen3_vl import DTYPES, Qwen3VLJudge
 from editbench.tiny import qwen3_vl as tiny
 
@@ -154,20 +155,7 @@ def build_model(
         model = AutoModelForImageTextToText.from_config(
             config, dtype=dtype, attn_implementation=attn_implementation
         )
-    buffers = {name: buffer.clone() for name, buffer in model.named_buffers()}
-    model.to_empty(device=device)
-    generator = torch.Generator(device).manual_seed(0)
-    with torch.no_grad():
-        for name, buffer in model.named_buffers():
-            buffer.copy_(buffers[name])
-        for name, param in model.named_parameters():
-            if param.dim() > 1:
-                param.normal_(0.0, 0.02, generator=generator)
-            elif "norm" in name:
-                param.fill_(1.0)
-            else:
-                param.zero_()
-    return model.eval()
+    return fill_random(model, device)
 
 
 def generation_config(tokenizer: Any) -> GenerationConfig:

@@ -37,6 +37,7 @@ from transformers import (
     Qwen2VLVideoProcessor,
 )
 
+from benchmarks.common import fill_random
 from editbench.editors.diffusers_editor import DiffusersEditor
 from editbench.tiny import ensure_tiny_model
 from editbench.tiny.tokenizer import build_qwen_tokenizer
@@ -199,30 +200,6 @@ def write_pipeline_folder(path: Path, tiny: bool = False) -> Path:
     )
     processor.save_pretrained(path / "processor")
     return path
-
-
-def fill_random(model: torch.nn.Module, device: str, seed: int) -> torch.nn.Module:
-    """``model``, built on the meta device with its buffers on the CPU, materialised on
-    ``device`` with random weights: parameters never exist on the CPU.
-
-    Buffers (rotary inverse frequencies: computed, not loaded) are copied over. Matrices get
-    N(0, 0.02) noise, norm weights 1, biases 0: the values do not change the cost of the
-    compute.
-    """
-    buffers = {name: buffer.clone() for name, buffer in model.named_buffers()}
-    model.to_empty(device=device)
-    generator = torch.Generator(device).manual_seed(seed)
-    with torch.no_grad():
-        for name, buffer in model.named_buffers():
-            buffer.copy_(buffers[name])
-        for name, param in model.named_parameters():
-            if param.dim() > 1:
-                param.normal_(0.0, 0.02, generator=generator)
-            elif "norm" in name:
-                param.fill_(1.0)
-            else:
-                param.zero_()
-    return model.eval()
 
 
 def build_models(folder: str | Path, device: str, dtype: torch.dtype) -> dict[str, Any]:

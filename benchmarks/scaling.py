@@ -35,6 +35,7 @@ from typing import Any
 
 from PIL import Image
 
+from benchmarks.common import log_to
 from benchmarks.qwen3_vl_models import write_checkpoint
 from benchmarks.qwen_image_models import write_pipeline_folder
 from editbench.dataset import load_samples
@@ -109,13 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny models on the CPU")
     parser.add_argument("--out", type=Path, default=Path("bench_out"))
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(message)s",
-        handlers=[logging.StreamHandler(sys.stdout), logging.FileHandler(args.out / "scaling.log")],
-        force=True,
-    )
+    log_to(args.out, "scaling")
     facts = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), **_versions()}
     log.info("%s", facts)
     side = 256 if args.tiny else 1024

@@ -1,0 +1,29 @@
+"""The scaling benchmark's code path on the tiny models: real CLI runs, figures read back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import scaling
+
+
+@pytest.mark.slow
+def test_tiny_judge_part_runs_editbench_and_reads_its_throughput(tmp_path: Path) -> None:
+    scaling.main(["--tiny", "--parts", "judge", "--judge-samples", "4", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "scaling.json").read_text())
+    (run,) = report["results"]
+    assert run["name"] == "judge-shared-cpu" and "error" not in run, run
+    assert run["throughput"]["score"]["images"] == 4  # every item judged, through the CLI
+    assert run["throughput"]["score"]["images_per_s"] > 0
+    assert run["process_wall_s"] >= run["timing"]["wall_s"] > 0
+    assert (tmp_path / "judge-shared-cpu" / "results.json").exists()
+    assert "judge-shared-cpu" in scaling.table(report["results"], report)
+
+
+def test_a_failed_run_is_recorded_not_raised(tmp_path: Path) -> None:
+    failed = scaling.run_editbench("broken", ["no_such_group=x"], tmp_path)
+    assert failed == {"name": "broken", "error": "exit code 1"}  # Hydra's unknown group
+    assert "no_such_group" in (tmp_path / "broken.log").read_text()
