@@ -4,8 +4,9 @@ The parent only hands out work and listens: it starts the workers (all at once, 
 the previous one's model has loaded), feeds the progress display from their events, and stops
 every worker as soon as one fails, is killed, or the user presses Ctrl-C.
 
-Phases run one after the other (``shared`` layout) or together (``split``): then a ``feed``
-function turns every finished edit into judge work, so scoring consumes edits as they land.
+Phases run one after the other (``shared`` layout: the later phase's workers start at once
+and load when the earlier phase has ended) or together (``split``): then a ``feed`` function
+turns every finished edit into judge work, so scoring consumes edits as they land.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 POLL_S = 0.5
 STOP_GRACE_S = 5.0
+EXIT_WAIT_S = 60.0  # for a finished worker to exit and free its device
 
 
 @dataclass
@@ -67,6 +69,9 @@ class Phase:
     batches: list[list[Any]]
     batch_size: int = 1  # for work fed while the phase runs
     python: str | None = None  # interpreter for this phase's workers (None: this one)
+    # The phase whose end lets this one's workers load their models. They start (spawn,
+    # imports, CUDA context) with the run, so that start-up overlaps the phase before.
+    after: str | None = None
 
     @property
     def name(self) -> str:
@@ -134,6 +139,9 @@ class _Run:
         # phase feeds the others, which close when it has finished.
         self.open = {p.name for p in phases[1:]} if feed else set()
         self.started = time.perf_counter()
+        self.gates = {p.name: self.context.Event() for p in phases if p.after}
+        # A phase's clock starts with the run, or when the phase it waits for has ended.
+        self.phase_started = {p.name: self.started for p in phases if not p.after}
         self.bars = _Bars(
             {p.name: sum(len(b) for b in p.batches) for p in phases},
             {s.name: p.name for p in phases for s in p.specs},
@@ -175,7 +183,7 @@ class _Run:
         try:
             process = self.context.Process(
                 target=worker_main,
-                args=(spec, self.tasks[spec.phase], self.events),
+                args=(spec, self.tasks[spec.phase], self.events, self.gates.get(spec.phase)),
                 name=spec.name,
                 # Not a daemon: a worker may start processes of its own (a judge's preparing
                 # process). The parent stops and joins every worker itself, also on errors.
@@ -203,7 +211,7 @@ class _Run:
             self.worker_stats[name].load_s = event[2]
             self.loaded.add(name)
             if all(s.name in self.loaded for s in self.phases[phase].specs):
-                self.stats[phase].load_s = time.perf_counter() - self.started
+                self.stats[phase].load_s = time.perf_counter() - self.phase_started[phase]
             if self.pending:
                 self._start_next()
         elif kind == "started":
@@ -223,11 +231,27 @@ class _Run:
             self.finished.add(name)
             self.worker_stats[name].gpu_utilization_pct = event[2]
             if all(s.name in self.finished for s in self.phases[phase].specs):
-                self.stats[phase].wall_s = time.perf_counter() - self.started
+                now = time.perf_counter()
+                self.stats[phase].wall_s = now - self.phase_started[phase]
                 for other in list(self.open):
                     self._close(other)
+                later = [p.name for p in self.phases.values() if p.after == phase]
+                if later:
+                    self._release_devices(phase)
+                for name in later:
+                    self.phase_started[name] = time.perf_counter()
+                    self.gates[name].set()
         elif kind == "failed":
             raise WorkerFailed(name, self.specs[name].devices, event[2], event[3])
+
+    def _release_devices(self, phase: str) -> None:
+        """Wait for ``phase``'s workers to exit, so that their device memory is free before
+        the next phase loads. They exit right after saying they have finished."""
+        for spec in self.phases[phase].specs:
+            process = self.processes[spec.name]
+            process.join(EXIT_WAIT_S)
+            if process.is_alive():
+                log.warning("%s has not exited %.0f s after finishing", spec.name, EXIT_WAIT_S)
 
     def _hand_out(self, phase: str, tasks: list[Any]) -> None:
         self.bars.grow(phase, len(tasks))

@@ -80,16 +80,16 @@ def execute(
         )
         stats.update(run_phases([edit_phase, score_phase], cfg.layout.load, feed))
         return stats, done
-    if edits:
-        stats.update(run_phases([edit_phase], cfg.layout.load))
-    if judgements:
-        score_phase = Phase(
-            score_specs,
-            _batches(judgements, batch_size),
-            batch_size,
-            _executable(setup.judge_python),
-        )
-        stats.update(run_phases([score_phase], cfg.layout.load))
+    score_phase = Phase(
+        score_specs,
+        _batches(judgements, batch_size),
+        batch_size,
+        _executable(setup.judge_python),
+        # Judges load once the editors have ended and freed the devices; they start before.
+        after=EDIT if edits else None,
+    )
+    phases = ([edit_phase] if edits else []) + ([score_phase] if judgements else [])
+    stats.update(run_phases(phases, cfg.layout.load))
     return stats, done
 
 

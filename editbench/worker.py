@@ -47,8 +47,13 @@ class WorkerSpec:
     sys_path: tuple[str, ...] | None = None
 
 
-def worker_main(spec: WorkerSpec, tasks: Any, events: Any) -> None:
-    """Entry point of a spawned worker (module scope, so that spawn can import it)."""
+def worker_main(spec: WorkerSpec, tasks: Any, events: Any, gate: Any = None) -> None:
+    """Entry point of a spawned worker (module scope, so that spawn can import it).
+
+    With a ``gate`` (an event), the worker starts and imports its libraries at once but loads
+    its model only once the gate opens: the parent opens it when the phase before has ended
+    and freed the device.
+    """
     # Ctrl-C reaches the whole process group; the parent alone decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if spec.sys_path is not None:
@@ -65,11 +70,15 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any) -> None:
             spec.devices,
             os.getpid(),
         )
-        from hydra.utils import instantiate
+        from hydra.utils import get_class, instantiate
 
         from editbench.store import Store
         from editbench.utilization import UtilizationSampler
 
+        get_class(spec.model_config["_target_"])  # its libraries, imported while waiting
+        if gate is not None:
+            log.info("imported; waiting for the phase before to end")
+            _wait_for(gate)
         started = time.perf_counter()
         log.info("building %s", spec.model_config["_target_"])
         model = instantiate(spec.model_config)
@@ -144,6 +153,14 @@ def _gathered(tasks: Any, capacity: Callable[[], int]) -> Iterator[list[Any]]:
         yield batch
         if end:
             return
+
+
+def _wait_for(gate: Any) -> None:
+    """Wait for ``gate`` to open; leave if the parent is gone (it would never open)."""
+    parent = os.getppid()
+    while not gate.wait(timeout=1.0):
+        if os.getppid() != parent:
+            raise SystemExit(1)
 
 
 def _set_device(spec: WorkerSpec) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from .test_workers import finish, start_cli, stored_edits, wait_for_edits, workers_of
+from .test_workers import edit_workers, finish, start_cli, stored_edits, wait_for_edits
 
 pytestmark = [
     pytest.mark.gpu,
@@ -55,11 +55,10 @@ def test_killed_gpu_worker_stops_the_run_and_a_rerun_resumes(tmp_path):
     slow = "editor.num_inference_steps=40"  # long enough to kill one mid-run
     process = start_cli(*gpu_args(tmp_path, "killed", slow), cwd=tmp_path)
     wait_for_edits(process, tmp_path / "store", 2)
-    workers = workers_of(process)
-    workers[0].kill()
+    edit_workers(process, tmp_path / "killed")[0].kill()
     stderr = finish(process)
     assert process.returncode == 1
-    assert "killed by signal 9" in stderr and "on cuda:" in stderr
+    assert "killed by signal 9" in stderr and "worker edit-" in stderr and "on cuda:" in stderr
     kept = stored_edits(tmp_path / "store")
     process = start_cli(*gpu_args(tmp_path, "resumed", slow), cwd=tmp_path)
     stderr = finish(process)

@@ -78,6 +78,18 @@ def workers_of(process: subprocess.Popen[str]) -> list[psutil.Process]:
     return [c for c in children if "spawn_main" in " ".join(c.cmdline())]
 
 
+def edit_workers(process: subprocess.Popen[str], run_dir: Path) -> list[psutil.Process]:
+    """The edit workers among ``process``'s workers (the judges start early, and wait), by the
+    pid each worker writes in its log."""
+    pids = {
+        int(line.rsplit("pid=", 1)[1])
+        for log in run_dir.glob("edit-*.log")
+        for line in log.read_text().splitlines()
+        if "pid=" in line
+    }
+    return [worker for worker in workers_of(process) if worker.pid in pids]
+
+
 def cli_args(tmp_path: Path, run: str, *extra: str) -> list[str]:
     return [
         "experiment=demo",
@@ -111,8 +123,8 @@ def test_killed_worker_stops_the_run_and_a_rerun_resumes(tmp_path):
     process = start_cli(*cli_args(tmp_path, "killed"), cwd=tmp_path)
     wait_for_edits(process, tmp_path / "store", 2)
     workers = workers_of(process)
-    assert len(workers) == 2
-    workers[0].kill()
+    assert len(workers) == 4  # two editors, and two judges started early, waiting to load
+    edit_workers(process, tmp_path / "killed")[0].kill()
     stderr = finish(process)
 
     assert process.returncode == 1
@@ -277,3 +289,19 @@ def test_serial_load_starts_each_worker_after_the_previous_has_loaded(compose_co
         first_loaded = first_time(tmp_path / "run" / f"{phase}-0.log", "loaded in")
         second_started = first_time(tmp_path / "run" / f"{phase}-1.log", "interpreter")
         assert second_started > first_loaded
+
+
+def test_judges_start_while_editors_work_and_load_after_them(compose_config, tmp_path):
+    """Under the shared layout, a judge worker's start-up (spawn, imports) overlaps the edit
+    phase; its model loads only once every editor has ended."""
+    cfg = compose_config(*SMALL, "layout.workers_per_device=2", "scorer.batch_size=1")
+    results = run(cfg, tmp_path / "run")
+    assert results["overall"]["judged"] == 4
+    folder = tmp_path / "run"
+    edits_done = max(t for i in (0, 1) for t in log_times(folder / f"edit-{i}.log", "edit"))
+    for i in (0, 1):
+        log = folder / f"score-{i}.log"
+        assert first_time(log, "interpreter") < edits_done  # started during the edit phase
+        assert first_time(log, "building") >= edits_done  # loaded after it
+    # The score phase's own clock starts when the editors have ended.
+    assert 0 < results["throughput"]["score"]["load_s"] < results["timing"]["wall_s"] / 2
