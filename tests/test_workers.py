@@ -58,7 +58,14 @@ def start_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpr
             **(env or {}),
         },
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        # Ctrl-C as a terminal delivers it, even where these tests run as a background job
+        # (a shell starts those with SIGINT ignored, and children inherit that).
+        preexec_fn=_interruptible,
     )
+
+
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stored_edits(store: Path) -> int:
