@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+from PIL import Image
 
 from editbench.resolvers import register_resolvers
 from editbench.schema import register_schemas
+from editbench.tiny import ensure_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -55,3 +57,17 @@ def compose_config(tmp_path: Path) -> Callable[..., DictConfig]:
             return compose("config", overrides=[*local_overrides(tmp_path), *overrides])
 
     return _compose
+
+
+@pytest.fixture(scope="module")
+def tiny_editor() -> str:
+    """The tiny Qwen-Image-Edit pipeline, built in the session's cache."""
+    return ensure_tiny_model("qwen_image_edit")
+
+
+@pytest.fixture(scope="module")
+def source_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A small 96x64 gradient to edit."""
+    path = tmp_path_factory.mktemp("images") / "source.png"
+    Image.linear_gradient("L").resize((96, 64)).convert("RGB").save(path)
+    return str(path)

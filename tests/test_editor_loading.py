@@ -18,22 +18,8 @@ from transformers import PreTrainedModel
 from editbench.editors.diffusers_editor import DiffusersEditor
 from editbench.records import EditRequest
 from editbench.setup import model_config
-from editbench.tiny import ensure_tiny_model
 
 SIZE = 64
-
-
-@pytest.fixture(scope="module")
-def tiny_model() -> str:
-    """Built in the session's cache (conftest sets EDITBENCH_CACHE), shared with other tests."""
-    return ensure_tiny_model("qwen_image_edit")
-
-
-@pytest.fixture(scope="module")
-def source_image(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("images") / "source.png"
-    Image.linear_gradient("L").resize((96, 64)).convert("RGB").save(path)
-    return str(path)
 
 
 def edit_once(editor: DiffusersEditor, source_image: str) -> Image.Image:
@@ -62,13 +48,13 @@ class Prebuilt(DiffusersEditor):
 
 
 @pytest.fixture
-def tiny_pipe(tiny_model: str) -> Any:
+def tiny_pipe(tiny_editor: str) -> Any:
     """A fresh tiny pipeline on the CPU (0.1 s), for tests that change it."""
-    return DiffusersEditor(tiny_model, dtype="float32").read_pipeline("cpu")
+    return DiffusersEditor(tiny_editor, dtype="float32").read_pipeline("cpu")
 
 
 def test_each_model_is_read_straight_onto_the_asked_device(
-    tiny_model: str, monkeypatch: pytest.MonkeyPatch
+    tiny_editor: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     asked: list[tuple[str, Any]] = []
     for base in (ModelMixin, PreTrainedModel):
@@ -81,7 +67,7 @@ def test_each_model_is_read_straight_onto_the_asked_device(
     forbid(monkeypatch, DiffusionPipeline, "to")
 
     # "cuda:1": a worker's device, which diffusers' pipeline-level device_map refuses.
-    pipe = DiffusersEditor(tiny_model, dtype="float32").read_pipeline("cuda:1")
+    pipe = DiffusersEditor(tiny_editor, dtype="float32").read_pipeline("cuda:1")
 
     assert sorted(asked) == [
         ("AutoencoderKLQwenImage", "cuda:1"),
@@ -92,11 +78,11 @@ def test_each_model_is_read_straight_onto_the_asked_device(
 
 
 def test_load_leaves_every_parameter_on_the_device_and_never_moves_the_pipeline(
-    tiny_model: str, source_image: str, monkeypatch: pytest.MonkeyPatch
+    tiny_editor: str, source_image: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     forbid(monkeypatch, DiffusionPipeline, "to")
     editor = DiffusersEditor(
-        tiny_model, dtype="bfloat16", num_inference_steps=2, height=SIZE, width=SIZE
+        tiny_editor, dtype="bfloat16", num_inference_steps=2, height=SIZE, width=SIZE
     )
 
     editor.load("cpu")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from editbench.editors.diffusers_editor import DiffusersEditor
 from editbench.records import EditRequest
@@ -16,22 +15,9 @@ SIZE = 64  # output side; the pipeline still encodes its input at ~1024² whatev
 
 
 @pytest.fixture(scope="module")
-def tiny_model() -> str:
-    """Built in the session's cache (conftest sets EDITBENCH_CACHE), shared with other tests."""
-    return ensure_tiny_model("qwen_image_edit")
-
-
-@pytest.fixture(scope="module")
-def source_image(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("images") / "source.png"
-    Image.linear_gradient("L").resize((96, 64)).convert("RGB").save(path)
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def editor(tiny_model: str) -> DiffusersEditor:
+def editor(tiny_editor: str) -> DiffusersEditor:
     editor = DiffusersEditor(
-        tiny_model, dtype="float32", num_inference_steps=2, height=SIZE, width=SIZE
+        tiny_editor, dtype="float32", num_inference_steps=2, height=SIZE, width=SIZE
     )
     editor.load("cpu")
     return editor
@@ -76,9 +62,9 @@ def test_seed_alone_decides_the_noise_and_steps_are_reported(
     assert steps == [(1, 2), (2, 2)] * 3
 
 
-def test_the_same_folder_runs_as_the_plus_pipeline(tiny_model: str, source_image: str) -> None:
+def test_the_same_folder_runs_as_the_plus_pipeline(tiny_editor: str, source_image: str) -> None:
     editor = DiffusersEditor(
-        tiny_model,
+        tiny_editor,
         pipeline="QwenImageEditPlusPipeline",
         dtype="float32",
         num_inference_steps=2,
