@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: random weights on a device, timing, logging."""
+"""What the benchmark scripts share: random weights on a device, inputs, timing, logging."""
 
 from __future__ import annotations
 
@@ -8,10 +8,16 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
+
+from editbench.dataset import load_samples
+from editbench.records import Sample
 
 
 def fill_random(model: torch.nn.Module, device: str, seed: int = 0) -> torch.nn.Module:
@@ -36,6 +42,19 @@ def fill_random(model: torch.nn.Module, device: str, seed: int = 0) -> torch.nn.
             else:
                 param.zero_()
     return model.eval()
+
+
+def sample_scenes(folder: Path, side: int) -> list[Sample]:
+    """The package's sample items, each image resized to ``side``² and written to ``folder``
+    as ``<id>.png`` (the samples point at those files)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    scenes = []
+    for sample in load_samples(files("editbench") / "sample_data"):
+        path = folder / f"{sample.id}.png"
+        with Image.open(sample.image) as image:
+            image.convert("RGB").resize((side, side), Image.BICUBIC).save(path)
+        scenes.append(replace(sample, image=str(path)))
+    return scenes
 
 
 def timed(step: Callable[[], Any], repeats: int, device: str) -> tuple[float, Any]:

@@ -35,7 +35,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +43,13 @@ import torch
 import transformers
 from PIL import Image
 
-from benchmarks.common import release, sync, timed
+from benchmarks.common import release, sample_scenes, sync, timed
 from benchmarks.qwen_image_models import (
     RandomWeightsQwenImageEditor,
     check_parameter_counts,
     parameter_counts,
     write_pipeline_folder,
 )
-from editbench.dataset import load_samples
 from editbench.records import EditRequest
 
 log = logging.getLogger("editor_full_size")
@@ -261,12 +259,10 @@ def add_bare_compute(results: list[dict[str, Any]], steps: int) -> None:
 
 def make_request(side: int, folder: Path) -> tuple[EditRequest, Image.Image]:
     """The first sample item, its image resized to ``side``² and written as PNG."""
-    sample = load_samples(files("editbench") / "sample_data")[0]
+    sample = sample_scenes(folder, side)[0]
     with Image.open(sample.image) as source:
-        image = source.convert("RGB").resize((side, side), Image.BICUBIC)
-    path = folder / f"{sample.id}.png"
-    image.save(path)
-    return EditRequest(sample.id, str(path), sample.instruction, seed=0), image
+        image = source.convert("RGB")
+    return EditRequest(sample.id, sample.image, sample.instruction, seed=0), image
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -30,10 +30,8 @@ import json
 import logging
 import tempfile
 import time
-from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +40,8 @@ import transformers
 import yaml
 from PIL import Image
 
-from benchmarks.common import log_to, release, sync, timed
+from benchmarks.common import log_to, release, sample_scenes, sync, timed
 from benchmarks.qwen3_vl_models import MODELS, RandomWeightsQwen3VLJudge, write_checkpoint
-from editbench.dataset import load_samples
 from editbench.prefetch import prefetched
 from editbench.prompts import render_judge_request
 from editbench.records import OK, JudgeRequest
@@ -62,12 +59,7 @@ def make_requests(count: int, side: int, text_tokens: int, tokenizer: Any, folde
     """``count`` expected-mode requests on the package's sample items: each source image and,
     as its "edit", the next sample's image, both resized to ``side``² and written as PNG; the
     physical v1 prompt, cut so that the conversation has about ``text_tokens`` text tokens."""
-    samples = []
-    for sample in load_samples(files("editbench") / "sample_data"):
-        path = folder / f"{sample.id}.png"
-        with Image.open(sample.image) as image:
-            image.convert("RGB").resize((side, side), Image.BICUBIC).save(path)
-        samples.append(replace(sample, image=str(path)))
+    samples = sample_scenes(folder, side)
     paths = [sample.image for sample in samples]
     prompt_file = Path(__file__).parents[1] / "conf" / "prompts" / "physical" / "v1.yaml"
     prompt = yaml.safe_load(prompt_file.read_text())

@@ -29,16 +29,12 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
-from benchmarks.common import log_to
+from benchmarks.common import log_to, sample_scenes
 from benchmarks.qwen3_vl_models import write_checkpoint
 from benchmarks.qwen_image_models import write_pipeline_folder
-from editbench.dataset import load_samples
 from editbench.tiny.tokenizer import build_qwen_tokenizer
 
 log = logging.getLogger("scaling")
@@ -50,13 +46,7 @@ EDITOR = "benchmarks.qwen_image_models.RandomWeightsQwenImageEditor"
 def write_dataset(root: Path, count: int, side: int) -> list[str]:
     """A benchmark of ``count`` items in ``root``: the sample scenes in turn, resized to
     ``side``², each under an id of its own (ids seed the edits). Returns the ids."""
-    scenes = load_samples(files("editbench") / "sample_data")
-    (root / "images").mkdir(parents=True, exist_ok=True)
-    for scene in scenes:
-        with Image.open(scene.image) as image:
-            image.convert("RGB").resize((side, side), Image.BICUBIC).save(
-                root / "images" / f"{scene.id}.png"
-            )
+    scenes = sample_scenes(root / "images", side)
     rows = []
     for i in range(count):
         scene = scenes[i % len(scenes)]

@@ -197,20 +197,21 @@ class OpenAIJudge(Scorer):
 
     def prepare(self, requests: Sequence[JudgeRequest]) -> list[tuple[list[Any], list[int]]]:
         """Each request's API messages (images read, downscaled and encoded) and sample seeds."""
-        return [self._conversation(request) for request in requests]
+        with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+            return list(pool.map(self._conversation, requests))
 
     def score(self, requests: Sequence[JudgeRequest], prepared: Any = None) -> list[Judgement]:
         if self.score_mode == "expected" and any(request.criteria for request in requests):
             # Setup rejects this configuration (prompts.check_rubrics); never guess a score.
             raise ValueError("Rubric requests need score_mode='generate', not 'expected'")
         n = self.num_samples
+        conversations = self.prepare(requests) if prepared is None else prepared
+        jobs = [
+            (request, messages, seed)
+            for request, (messages, seeds) in zip(requests, conversations, strict=True)
+            for seed in seeds
+        ]
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
-            conversations = prepared or list(pool.map(self._conversation, requests))
-            jobs = [
-                (request, messages, seed)
-                for request, (messages, seeds) in zip(requests, conversations, strict=True)
-                for seed in seeds
-            ]
             verdicts = list(pool.map(lambda job: self._judge_once(*job), jobs))
         return [
             merge_samples(verdicts[i * n : (i + 1) * n], self.reduce) for i in range(len(requests))

@@ -187,12 +187,13 @@ class Qwen3VLJudge(Scorer):
     def load(self, devices: Sequence[str]) -> None:
         if not devices:
             raise ValueError("Qwen3VLJudge.load needs at least one device")
+        on_gpu = all(torch.device(device).type == "cuda" for device in devices)
         if len(devices) == 1:
             placement: dict[str, Any] = {"device_map": devices[0]}
         else:
             # One judge spread over several GPUs: accelerate places whole layers on the given
             # devices only (no CPU offload), within the memory that is free on each.
-            if not all(torch.device(device).type == "cuda" for device in devices):
+            if not on_gpu:
                 raise ValueError(
                     f"A judge split over several devices needs CUDA devices: {devices}"
                 )
@@ -212,7 +213,6 @@ class Qwen3VLJudge(Scorer):
         # prepare() runs on another thread; a fast tokenizer must not be used by two at once.
         self._processor_lock = threading.Lock()
         self._prepared: dict[Any, BatchFeature] = {}
-        on_gpu = all(torch.device(device).type == "cuda" for device in devices)
         self._prepare_processes = (
             (1 if on_gpu else 0) if self.prepare_processes is None else self.prepare_processes
         )
@@ -273,14 +273,14 @@ class Qwen3VLJudge(Scorer):
             growth = (peaks[1][device] - peaks[0][device]) / (PROBE_BATCHES[1] - PROBE_BATCHES[0])
             per_request = (growth if growth > 0 else max(1, peaks[0][device])) + cache
             fixed = max(0, peaks[0][device] - per_request)
-            free = torch.cuda.mem_get_info(device)[0] * MEMORY_HEADROOM - fixed
-            fits.append(int(free // per_request))
+            free = torch.cuda.mem_get_info(device)[0]
+            fits.append(int((free * MEMORY_HEADROOM - fixed) // per_request))
             log.info(
                 "batch_size auto on %s: %.2f GiB per request, %.2f GiB fixed, %.1f GiB free",
                 device,
                 per_request / 2**30,
                 fixed / 2**30,
-                torch.cuda.mem_get_info(device)[0] / 2**30,
+                free / 2**30,
             )
         self.batch_size = max(1, min(self.max_batch_size, *fits))
         log.info("batch_size auto: %d", self.batch_size)
