@@ -7,15 +7,15 @@ GPU). Its ``results.json`` gives each phase's throughput once its models are loa
 loads on their own; the process's wall time is the end to end.
 
 - ``edit``: Qwen-Image-Edit (``--steps`` denoising steps, true CFG) then the 8B judge, on
-  ``--edit-samples`` items, with ``gpus=1`` and ``gpus=N`` under the shared layout, and
-  ``gpus=N`` under the split layout;
+  ``--edit-samples`` items, with ``gpus=1`` and each ``gpus=N`` of ``--gpus`` under the shared
+  layout, and each ``gpus=N`` under the split layout;
 - ``judge``: the 8B judge alone on ``--judge-samples`` items whose edits already exist
-  (``editor=precomputed``), with ``gpus=1`` and ``gpus=N``.
+  (``editor=precomputed``), with ``gpus=1`` and each ``gpus=N``.
 
 Every item's images are 1024² PNGs (the package's sample scenes, resized, under new ids).
 ``scaling.json`` is rewritten after every run.
 
-    python -m benchmarks.scaling --out $OUT --parts edit judge --gpus 2   # 2x H100
+    python -m benchmarks.scaling --out $OUT --parts edit judge --gpus 2 4   # 4x H100
     python -m benchmarks.scaling --out /tmp/scaling --tiny                 # CPU, tiny models
 """
 
@@ -93,7 +93,7 @@ def run_editbench(name: str, overrides: list[str], out: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=["edit", "judge"], choices=["edit", "judge"])
-    parser.add_argument("--gpus", type=int, default=2, help="N, compared with 1")
+    parser.add_argument("--gpus", type=int, nargs="+", default=[2], help="each N, against 1")
     parser.add_argument("--steps", type=int, default=4, help="denoising steps per edit")
     parser.add_argument("--edit-samples", type=int, default=16)
     parser.add_argument("--judge-samples", type=int, default=256)
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     facts = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), **_versions()}
     log.info("%s", facts)
     side = 256 if args.tiny else 1024
-    device_counts = ["cpu"] if args.tiny else [1, args.gpus]
+    device_counts = ["cpu"] if args.tiny else [1, *args.gpus]
     results = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
                 + (["editor.dtype=float32"] if args.tiny else [])
             )
             runs = [("shared", n) for n in device_counts] + (
-                [] if args.tiny else [("split", args.gpus)]
+                [] if args.tiny else [("split", n) for n in args.gpus]
             )
             for layout, gpus in runs:
                 name = f"edit-{layout}-{gpus}"

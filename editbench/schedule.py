@@ -136,6 +136,7 @@ def _specs(
             log_file=str(output_dir / f"{phase}-{i}.log"),
             cpu_threads=threads,
             sys_path=python.sys_path if python else None,
+            peers=len(groups),
         )
         for i, devices in enumerate(groups)
     ]

@@ -15,12 +15,11 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import queue
 import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -45,6 +44,7 @@ class WorkerSpec:
     cpu_threads: int  # torch threads, so that CPU workers share the cores instead of fighting
     # The interpreter's own sys.path when the phase runs under another interpreter, else None.
     sys_path: tuple[str, ...] | None = None
+    peers: int = 1  # workers of this phase, this one included: they share the queue's tail
 
 
 def worker_main(spec: WorkerSpec, tasks: Any, events: Any, gate: Any = None) -> None:
@@ -95,7 +95,7 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any, gate: Any = None) -> 
         if spec.phase == EDIT:
             work = ((batch, None) for batch in iter(tasks.get, None))
         else:
-            work = _judge_batches(model, tasks)
+            work = _judge_batches(model, tasks, spec.peers)
         for batch, prepared in work:
             current = [task.sample_id for task in batch]
             events.put(("started", spec.name, current))
@@ -116,15 +116,14 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any, gate: Any = None) -> 
         raise SystemExit(1) from None
 
 
-def _judge_batches(judge: Any, tasks: Any) -> Iterator[tuple[list[JudgeTask], Any]]:
-    """The judge's batches, each with its CPU work done ahead (see :mod:`editbench.prefetch`).
-
-    A batch is as many queued tasks as are ready, up to the judge's batch size; the first one
-    settles that size where the judge chooses it from free memory.
-    """
+def _judge_batches(judge: Any, tasks: Any, peers: int) -> Iterator[tuple[list[JudgeTask], Any]]:
+    """The judge's batches, each with its CPU work done ahead (see :mod:`editbench.prefetch`),
+    gathered as :mod:`editbench.batching` says; the first one settles the judge's batch size
+    where the judge chooses it from free memory."""
+    from editbench.batching import gathered, judge_capacity
     from editbench.prefetch import prefetched
 
-    batches = _gathered(tasks, lambda: judge.batch_size)
+    batches = gathered(tasks, judge_capacity(tasks, peers, lambda: judge.batch_size))
     first = next(batches, None)
     if first is None:
         return
@@ -133,26 +132,6 @@ def _judge_batches(judge: Any, tasks: Any) -> Iterator[tuple[list[JudgeTask], An
         itertools.chain([first], batches),
         lambda batch: judge.prepare([task.request for task in batch]),
     )
-
-
-def _gathered(tasks: Any, capacity: Callable[[], int]) -> Iterator[list[Any]]:
-    """Lists of tasks from ``tasks`` (a queue of task lists ending with None): each waits for
-    one list, then adds the lists that are already there while it holds fewer than
-    ``capacity()`` tasks."""
-    while (batch := tasks.get()) is not None:
-        batch, limit, end = list(batch), capacity(), False
-        while len(batch) < limit:
-            try:
-                more = tasks.get_nowait()
-            except queue.Empty:
-                break
-            if more is None:
-                end = True
-                break
-            batch += more
-        yield batch
-        if end:
-            return
 
 
 def _wait_for(gate: Any) -> None:

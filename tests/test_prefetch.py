@@ -1,4 +1,4 @@
-"""Prefetching the next judge batch on a background thread, and gathering queued tasks."""
+"""Prefetching the next judge batch on a background thread."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import time
 import pytest
 
 from editbench.prefetch import prefetched
-from editbench.worker import _gathered
 
 
 def test_yields_every_batch_in_order_with_its_preparation() -> None:
@@ -72,32 +71,3 @@ def test_a_caller_that_stops_early_leaves_no_thread_to_wait_for() -> None:
         break
     stuck = [t for t in threading.enumerate() if t.name == "prefetch"]
     assert stuck and all(t.daemon for t in stuck)  # a daemon: the process can still exit
-
-
-def _queue(*items):
-    tasks: queue.Queue = queue.Queue()
-    for item in items:
-        tasks.put(item)
-    return tasks
-
-
-def test_gathers_ready_tasks_up_to_the_capacity() -> None:
-    tasks = _queue([1], [2], [3], [4], [5], None)
-    assert list(_gathered(tasks, lambda: 2)) == [[1, 2], [3, 4], [5]]
-
-
-def test_a_full_list_is_taken_as_it_is() -> None:
-    tasks = _queue([1, 2, 3], [4, 5, 6], None)
-    assert list(_gathered(tasks, lambda: 3)) == [[1, 2, 3], [4, 5, 6]]
-
-
-def test_the_end_marker_ends_gathering_once_and_is_not_taken_twice() -> None:
-    tasks = _queue([1], None, [2], None)  # two workers' end markers, work between
-    assert list(_gathered(tasks, lambda: 8)) == [[1]]
-    assert list(_gathered(tasks, lambda: 8)) == [[2]]
-
-
-def test_the_capacity_is_read_for_every_batch() -> None:
-    sizes = iter([3, 1, 1])
-    tasks = _queue([1], [2], [3], [4], [5], None)
-    assert list(_gathered(tasks, lambda: next(sizes, 1))) == [[1, 2, 3], [4], [5]]

@@ -1,0 +1,71 @@
+"""How a judge worker forms its batches from its phase's queue.
+
+With ``batch_size=auto`` the parent queues single tasks and each worker gathers what is ready,
+up to a capacity that follows two rules, both there to keep every GPU busy:
+
+- **Ramp.** The first batches grow from :data:`RAMP_START` tasks, doubling up to the judge's
+  size. The GPU starts once a small batch's CPU work is done instead of a full one's, and each
+  next batch's CPU work (at most twice the last one's) runs while the GPU judges the last one
+  (:mod:`editbench.prefetch`).
+- **Guided tail.** A worker takes at most its share of what is left, ``ceil(pending / peers)``,
+  as OpenMP's ``guided`` schedule does: near the end the batches shrink, so the workers finish
+  together instead of one judging a last full batch while the others idle.
+
+A queued list longer than the capacity (a batch size the user set) is taken whole.
+
+Standard library only: the worker imports this before it restores another interpreter's path.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable, Iterator
+from typing import Any
+
+RAMP_START = 4  # tasks in a worker's first batch
+
+
+def gathered(tasks: Any, capacity: Callable[[], int]) -> Iterator[list[Any]]:
+    """Lists of tasks from ``tasks`` (a queue of task lists ending with None): each waits for
+    one list, then adds the lists that are already there while it holds fewer than
+    ``capacity()`` tasks (read once per batch, after the wait)."""
+    while (batch := tasks.get()) is not None:
+        batch, limit, end = list(batch), capacity(), False
+        while len(batch) < limit:
+            try:
+                more = tasks.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                end = True
+                break
+            batch += more
+        yield batch
+        if end:
+            return
+
+
+def judge_capacity(tasks: Any, peers: int, batch_size: Callable[[], int]) -> Callable[[], int]:
+    """The capacity of each next batch of a worker with ``peers - 1`` others on ``tasks``:
+    the ramp's size, at most ``batch_size()`` (read each time: the judge may settle or lower
+    it) and at most this worker's share of the pending tasks. Called once per batch, as
+    :func:`gathered` does, just after the batch's first list was taken."""
+    ramp = RAMP_START
+
+    def capacity() -> int:
+        nonlocal ramp
+        limit, ramp = min(ramp, batch_size()), ramp * 2
+        left = pending(tasks)
+        if left is None:
+            return limit
+        return max(1, min(limit, -(-(left + 1) // peers)))  # + 1: the list just taken
+
+    return capacity
+
+
+def pending(tasks: Any) -> int | None:
+    """About how many lists wait on ``tasks``; None where the platform cannot say (macOS)."""
+    try:
+        return tasks.qsize()
+    except NotImplementedError:
+        return None
