@@ -15,6 +15,12 @@ loads on their own; the process's wall time is the end to end.
 Every item's images are 1024² PNGs (the package's sample scenes, resized, under new ids).
 ``scaling.json`` is rewritten after every run.
 
+With ``--per-gpu`` the sample counts are per GPU (weak scaling): a run on N GPUs takes N times
+the items (``dataset.limit``), so that each worker has as much work as the single one had and
+the fixed cost of each worker (fitting its batch size, its first batch) weighs alike in both.
+Without it every run takes the same items (strong scaling), where that fixed cost weighs N
+times more in the N-GPU run.
+
     python -m benchmarks.scaling --out $OUT --parts edit judge --gpus 2 4   # 4x H100
     python -m benchmarks.scaling --out /tmp/scaling --tiny                 # CPU, tiny models
 """
@@ -97,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=4, help="denoising steps per edit")
     parser.add_argument("--edit-samples", type=int, default=16)
     parser.add_argument("--judge-samples", type=int, default=256)
+    parser.add_argument("--per-gpu", action="store_true", help="sample counts per GPU")
     parser.add_argument("--tiny", action="store_true", help="tiny models on the CPU")
     parser.add_argument("--out", type=Path, default=Path("bench_out"))
     args = parser.parse_args(argv)
@@ -105,6 +112,11 @@ def main(argv: list[str] | None = None) -> None:
     log.info("%s", facts)
     side = 256 if args.tiny else 1024
     device_counts = ["cpu"] if args.tiny else [1, *args.gpus]
+    most = 1 if args.tiny else items(1, max(args.gpus), args.per_gpu)
+
+    def limit(samples: int, gpus: int | str) -> list[str]:
+        return [f"dataset.limit={items(samples, gpus, args.per_gpu)}"]
+
     results = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -120,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         if "edit" in args.parts:
             editor = write_pipeline_folder(tmp / "editor", tiny=args.tiny)
             dataset = tmp / "edit-data"
-            write_dataset(dataset, args.edit_samples, side)
+            write_dataset(dataset, args.edit_samples * most, side)
             edit = (
                 common
                 + [
@@ -139,20 +151,28 @@ def main(argv: list[str] | None = None) -> None:
                 name = f"edit-{layout}-{gpus}"
                 store = f"store.root={tmp / ('store-' + name)}"
                 overrides = [*edit, f"layout={layout}", f"gpus={gpus}", store]
+                overrides += limit(args.edit_samples, gpus)
                 results.append(run_editbench(name, overrides, args.out))
                 _save(args.out, facts, results)
         if "judge" in args.parts:
             dataset, edits = tmp / "judge-data", tmp / "judge-edits"
-            write_edits(edits, dataset, write_dataset(dataset, args.judge_samples, side))
+            ids = write_dataset(dataset, args.judge_samples * most, side)
+            write_edits(edits, dataset, ids)
             scored = [*common, "editor=precomputed", f"editor.root={edits}"]
             for gpus in device_counts:
                 name = f"judge-shared-{gpus}"
                 store = f"store.root={tmp / ('store-' + name)}"
                 overrides = [*scored, f"dataset.root={dataset}", f"gpus={gpus}", store]
+                overrides += limit(args.judge_samples, gpus)
                 results.append(run_editbench(name, overrides, args.out))
                 _save(args.out, facts, results)
     _save(args.out, facts, results)
     log.info("%s", table(results, facts))
+
+
+def items(samples: int, gpus: int | str, per_gpu: bool) -> int:
+    """How many items a run on ``gpus`` GPUs ("cpu": one device) takes."""
+    return samples * gpus if per_gpu and isinstance(gpus, int) else samples
 
 
 def _save(out: Path, facts: dict[str, Any], results: list[dict[str, Any]]) -> None:

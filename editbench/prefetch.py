@@ -25,10 +25,12 @@ def prefetched(
     """Each batch with ``prepare(batch)``, the next one pulled and prepared on a background
     thread while the caller works on the current one.
 
-    Pulling the next batch happens on that thread too, so a blocking source (a queue fed by
-    another process) waits there. At most one batch is held ahead. An exception raised while
-    pulling or preparing is raised here, at the batch it belongs to. The thread is a daemon:
-    a caller that stops early (an error in the model) never waits on a pull that may not end.
+    The thread starts at once, on the first batch: the caller can do other work (a judge
+    fitting its batch size) before it takes that batch. Pulling the next batch happens on that
+    thread too, so a blocking source (a queue fed by another process) waits there. At most one
+    batch is held ahead. An exception raised while pulling or preparing is raised here, at the
+    batch it belongs to. The thread is a daemon: a caller that stops early (an error in the
+    model) never waits on a pull that may not end.
     """
     ready: queue.Queue[Any] = queue.Queue(maxsize=1)
     wanted = threading.Semaphore(1)  # one batch ahead of the caller
@@ -47,8 +49,12 @@ def prefetched(
             ready.put(error)
 
     threading.Thread(target=work, name="prefetch", daemon=True).start()
-    while (item := ready.get()) is not _END:
-        if isinstance(item, BaseException):
-            raise item
-        wanted.release()  # start on the next batch while the caller runs this one
-        yield item
+
+    def handed() -> Iterator[tuple[Batch, Any]]:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            wanted.release()  # start on the next batch while the caller runs this one
+            yield item
+
+    return handed()

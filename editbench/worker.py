@@ -70,18 +70,20 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any, gate: Any = None) -> 
             spec.devices,
             os.getpid(),
         )
-        from hydra.utils import get_class, instantiate
+        from hydra.utils import instantiate
 
         from editbench.store import Store
         from editbench.utilization import UtilizationSampler
 
-        get_class(spec.model_config["_target_"])  # its libraries, imported while waiting
+        log.info("building %s", spec.model_config["_target_"])
+        model = instantiate(spec.model_config)  # cheap: imports its libraries, loads nothing
+        if spec.phase == SCORE:
+            model.start(list(spec.devices))  # helper processes, while the device may be busy
         if gate is not None:
-            log.info("imported; waiting for the phase before to end")
+            log.info("started; waiting for the phase before to end")
             _wait_for(gate)
         started = time.perf_counter()
-        log.info("building %s", spec.model_config["_target_"])
-        model = instantiate(spec.model_config)
+        log.info("loading onto %s", ", ".join(spec.devices))
         if spec.phase == EDIT:
             model.step_callback = lambda step, total: events.put(("step", spec.name, step, total))
             model.load(spec.devices[0])
@@ -127,11 +129,13 @@ def _judge_batches(judge: Any, tasks: Any, peers: int) -> Iterator[tuple[list[Ju
     first = next(batches, None)
     if first is None:
         return
-    judge.fit_batch_size([task.request for task in first])
-    yield from prefetched(
+    ahead = prefetched(
         itertools.chain([first], batches),
         lambda batch: judge.prepare([task.request for task in batch]),
     )
+    # On the GPU, while the CPU prepares the first batch (a small one: the ramp's first).
+    judge.fit_batch_size([task.request for task in first])
+    yield from ahead
 
 
 def _wait_for(gate: Any) -> None:

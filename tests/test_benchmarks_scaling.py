@@ -27,3 +27,9 @@ def test_a_failed_run_is_recorded_not_raised(tmp_path: Path) -> None:
     failed = scaling.run_editbench("broken", ["no_such_group=x"], tmp_path)
     assert failed == {"name": "broken", "error": "exit code 1"}  # Hydra's unknown group
     assert "no_such_group" in (tmp_path / "broken.log").read_text()
+
+
+def test_per_gpu_counts_grow_with_the_gpus_and_fixed_counts_do_not() -> None:
+    assert scaling.items(256, 4, per_gpu=True) == 1024
+    assert scaling.items(256, 4, per_gpu=False) == 256
+    assert scaling.items(256, "cpu", per_gpu=True) == 256

@@ -71,3 +71,15 @@ def test_a_caller_that_stops_early_leaves_no_thread_to_wait_for() -> None:
         break
     stuck = [t for t in threading.enumerate() if t.name == "prefetch"]
     assert stuck and all(t.daemon for t in stuck)  # a daemon: the process can still exit
+
+
+def test_the_first_batch_is_prepared_before_the_caller_asks_for_it() -> None:
+    prepared = threading.Event()
+
+    def prepare(batch):
+        prepared.set()
+        return batch
+
+    batches = prefetched([[1], [2]], prepare)
+    assert prepared.wait(timeout=5)  # while the caller does other work (fitting a batch size)
+    assert list(batches) == [([1], [1]), ([2], [2])]

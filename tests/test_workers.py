@@ -299,9 +299,11 @@ def test_serial_load_starts_each_worker_after_the_previous_has_loaded(compose_co
 
 
 def test_judges_start_while_editors_work_and_load_after_them(compose_config, tmp_path):
-    """Under the shared layout, a judge worker's start-up (spawn, imports) overlaps the edit
-    phase; its model loads only once every editor has ended."""
-    cfg = compose_config(*SMALL, "layout.workers_per_device=2", "scorer.batch_size=1")
+    """Under the shared layout, a judge worker's start-up (spawn, imports, its preparing
+    process) overlaps the edit phase; its model loads only once every editor has ended."""
+    cfg = compose_config(
+        *SMALL, "layout.workers_per_device=2", "scorer.batch_size=1", "scorer.prepare_processes=1"
+    )
     results = run(cfg, tmp_path / "run")
     assert results["overall"]["judged"] == 4
     folder = tmp_path / "run"
@@ -309,6 +311,7 @@ def test_judges_start_while_editors_work_and_load_after_them(compose_config, tmp
     for i in (0, 1):
         log = folder / f"score-{i}.log"
         assert first_time(log, "interpreter") < edits_done  # started during the edit phase
-        assert first_time(log, "building") >= edits_done  # loaded after it
+        assert first_time(log, "starting 1 preparing process") < edits_done
+        assert first_time(log, "loading onto") >= edits_done  # loaded after it
     # The score phase's own clock starts when the editors have ended.
     assert 0 < results["throughput"]["score"]["load_s"] < results["timing"]["wall_s"] / 2

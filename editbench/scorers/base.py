@@ -10,7 +10,8 @@ from editbench.records import Judgement, JudgeRequest
 
 
 class Scorer(ABC):
-    """A judge. Construction is cheap and loads nothing; a worker calls :meth:`load` once,
+    """A judge. Construction is cheap and loads nothing; a worker calls :meth:`start` and
+    :meth:`load` once,
     :meth:`fit_batch_size` on the first requests it gets, then, for every batch,
     :meth:`prepare` (on a background thread, while the judge scores the batch before) and
     :meth:`score`."""
@@ -23,6 +24,13 @@ class Scorer(ABC):
     def fingerprint(self) -> dict[str, Any]:
         """Everything that determines a judgement besides the request (JSON-serialisable):
         class, model id or endpoint, revision, dtype, score mode, decoding parameters."""
+
+    def start(self, devices: Sequence[str]) -> None:
+        """Start what the judge needs besides its model and that takes no device memory
+        (helper processes), for ``devices``. A worker calls it before the devices are free, so
+        that the start-up overlaps the phase before; :meth:`load` calls it where no one did.
+        By default there is nothing to start."""
+        return
 
     @abstractmethod
     def load(self, devices: Sequence[str]) -> None:

@@ -165,6 +165,7 @@ class Qwen3VLJudge(Scorer):
         self.temperature = float(temperature)  # 1 and 1.0 must fingerprint alike
         self.reduce = reduce
         self.prepare_processes = prepare_processes
+        self._prepare_processes: int | None = None  # settled by start()
         self._pool: ProcessPoolExecutor | None = None
 
     def fingerprint(self) -> dict[str, Any]:
@@ -213,14 +214,23 @@ class Qwen3VLJudge(Scorer):
         # prepare() runs on another thread; a fast tokenizer must not be used by two at once.
         self._processor_lock = threading.Lock()
         self._prepared: dict[Any, BatchFeature] = {}
+        self.start(devices)
+        self._digit_ids = [_single_token(self._processor.tokenizer, str(d)) for d in range(10)]
+
+    def start(self, devices: Sequence[str]) -> None:
+        """Start the preparing processes (``prepare_processes``; by default one for a GPU judge,
+        none on the CPU): spawn, imports and the processor take seconds, which the first batch
+        would otherwise wait for. Once per judge."""
+        if self._prepare_processes is not None:
+            return
+        on_gpu = all(torch.device(device).type == "cuda" for device in devices)
+        default = 1 if on_gpu else 0
         self._prepare_processes = (
-            (1 if on_gpu else 0) if self.prepare_processes is None else self.prepare_processes
+            default if self.prepare_processes is None else self.prepare_processes
         )
         if self._prepare_processes:
-            # Start the preparing processes now (spawn, imports, the processor: seconds), so
-            # that the first batch does not wait for them.
             self._preparers().submit(_started)
-        self._digit_ids = [_single_token(self._processor.tokenizer, str(d)) for d in range(10)]
+            log.info("starting %d preparing process(es)", self._prepare_processes)
 
     def read_model(self, placement: dict[str, Any]) -> torch.nn.Module:
         """The model's weights, read onto the devices that ``placement`` (``device_map`` and
