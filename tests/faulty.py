@@ -35,6 +35,15 @@ class FlakyEditor(DiffusersEditor):
         return super().edit(requests)
 
 
+class SlowEditor(DiffusersEditor):
+    """The tiny editor, a second slower per batch: a run that is still editing when a test
+    acts, however fast the device."""
+
+    def edit(self, requests: Sequence[EditRequest]) -> list[Image.Image]:
+        time.sleep(1.0)
+        return super().edit(requests)
+
+
 class SlowJudge(Qwen3VLJudge):
     """The tiny judge, a second slower per batch: time for a test to act while it scores."""
 

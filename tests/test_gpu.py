@@ -52,7 +52,7 @@ def test_both_layouts_on_two_gpus(tmp_path, layout, edit_devices, score_devices)
 
 
 def test_killed_gpu_worker_stops_the_run_and_a_rerun_resumes(tmp_path):
-    slow = "editor.num_inference_steps=40"  # long enough to kill one mid-run
+    slow = "editor._target_=tests.faulty.SlowEditor"  # still editing when one is killed
     process = start_cli(*gpu_args(tmp_path, "killed", slow), cwd=tmp_path)
     wait_for_edits(process, tmp_path / "store", 2)
     edit_workers(process, tmp_path / "killed")[0].kill()
