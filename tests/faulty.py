@@ -35,12 +35,15 @@ class FlakyEditor(DiffusersEditor):
         return super().edit(requests)
 
 
+EDIT_DELAY = "EDITBENCH_TEST_EDIT_DELAY"
+
+
 class SlowEditor(DiffusersEditor):
-    """The tiny editor, a second slower per batch: a run that is still editing when a test
-    acts, however fast the device."""
+    """The tiny editor, $EDITBENCH_TEST_EDIT_DELAY seconds (default 1) slower per batch: a run
+    that is still editing when a test acts, however fast the device."""
 
     def edit(self, requests: Sequence[EditRequest]) -> list[Image.Image]:
-        time.sleep(1.0)
+        time.sleep(float(os.environ.get(EDIT_DELAY, "1")))
         return super().edit(requests)
 
 

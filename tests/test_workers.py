@@ -215,6 +215,35 @@ def test_killed_judge_worker_leaves_no_preparing_process(tmp_path):
     assert_no_orphans(descendants)
 
 
+@pytest.mark.slow
+def test_killed_editor_leaves_no_preparing_process_of_a_waiting_judge(tmp_path):
+    """Judges start their preparing process while the editors work (as on a GPU). An editor
+    killed then stops the run, and no process is left behind, not even a preparing process
+    that was still starting when its judge was stopped (it would hold the run's output open)."""
+    process = start_cli(
+        *cli_args(
+            tmp_path,
+            "killed",
+            "editor._target_=tests.faulty.SlowEditor",
+            "scorer.prepare_processes=1",
+        ),
+        cwd=tmp_path,
+        env={"EDITBENCH_TEST_EDIT_DELAY": "5"},
+    )
+    logs, deadline = tmp_path / "killed", time.monotonic() + 300
+    started = "starting 1 preparing process"
+    while not any(started in log.read_text() for log in logs.glob("score-*.log")):
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "no judge started its preparing process"
+        time.sleep(0.1)
+    descendants = psutil.Process(process.pid).children(recursive=True)
+    edit_workers(process, logs)[0].kill()  # while that preparing process still imports
+    stderr = finish(process)
+    assert process.returncode == 1
+    assert "worker edit-" in stderr and "killed by signal 9" in stderr
+    assert_no_orphans(descendants)
+
+
 def log_times(log: Path, phase: str) -> list[float]:
     """When each batch of ``phase`` finished, from a worker's log (``YYYY-mm-dd HH:MM:SS,ms``)."""
     times = []

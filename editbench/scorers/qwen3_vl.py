@@ -326,7 +326,12 @@ class Qwen3VLJudge(Scorer):
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_preparer,
                 # Half the cores: the rest keep the thread that drives the GPU going.
-                initargs=(self.model, self.revision, max(1, torch.get_num_threads() // 2)),
+                initargs=(
+                    self.model,
+                    self.revision,
+                    max(1, torch.get_num_threads() // 2),
+                    os.getpid(),
+                ),
             )
             weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
         return self._pool
@@ -613,9 +618,9 @@ def _conversation_inputs(
 _preparer_processor: Any = None
 
 
-def _start_preparer(model: str, revision: str | None, threads: int) -> None:
+def _start_preparer(model: str, revision: str | None, threads: int, parent: int) -> None:
     global _preparer_processor
-    _exit_with_parent()
+    _exit_with_parent(parent)
     torch.set_num_threads(threads)
     _preparer_processor = AutoProcessor.from_pretrained(
         model, revision=revision, padding_side="left"
@@ -626,11 +631,12 @@ def _started() -> None:
     """Nothing: a task that makes a pool start its processes."""
 
 
-def _exit_with_parent() -> None:
-    """End this process once its parent is gone. A pool's process waits on a queue whose
-    writing end it holds itself, so it never sees a killed worker close it; left running, it
-    would also hold the run's stdout and stderr open."""
-    parent = os.getppid()
+def _exit_with_parent(parent: int) -> None:
+    """End this process once ``parent`` (the pid of the process that started it) is no longer
+    its parent. A pool's process waits on a queue whose writing end it holds itself, so it
+    never sees a killed worker close it; left running, it would also hold the run's stdout and
+    stderr open. The pid comes from the parent: one that died while this process was still
+    importing is already gone, and this process' parent is then another one."""
 
     def watch() -> None:
         while os.getppid() == parent:
