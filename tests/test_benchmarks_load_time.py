@@ -1,4 +1,5 @@
-"""benchmarks/load_time.py: the tiny path as a user runs it, and its disk helpers."""
+"""benchmarks/load_time.py: the tiny path as a user runs it; its disk helpers (benchmarks/disk.py)
+and the stream load of its child (benchmarks/load_time_child.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import load_time
+from benchmarks import disk, load_time_child
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,21 +60,21 @@ def test_drop_cache_is_checked_with_mincore(tmp_path: Path) -> None:
     path = tmp_path / "weights.safetensors"
     path.write_bytes(os.urandom(3 * 2**20))
     path.read_bytes()
-    assert load_time.resident_fraction([path]) == 1.0
-    state = load_time.drop_cache([path])
-    resident = load_time.resident_fraction([path])
+    assert disk.resident_fraction([path]) == 1.0
+    state = disk.drop_cache([path])
+    resident = disk.resident_fraction([path])
     assert state["dropped_by"] in ("fadvise", "drop_caches")
     # Cold only where mincore says so (tmpfs, for one, cannot drop its pages).
-    assert state["cold"] == (resident is not None and resident <= load_time.COLD_RESIDENT)
+    assert state["cold"] == (resident is not None and resident <= disk.COLD_RESIDENT)
 
 
 def test_stream_copies_every_byte(tmp_path: Path) -> None:
-    sizes = (load_time.CHUNK + 12345, 777)
+    sizes = (disk.CHUNK + 12345, 777)
     contents = [os.urandom(size) for size in sizes]
     for i, content in enumerate(contents):
         (tmp_path / f"model-{i}.safetensors").write_bytes(content)
     args = argparse.Namespace(dir=tmp_path, device="cpu")
-    facts, targets = load_time.load_stream(args)
+    facts, targets = load_time_child.load_stream(args)
     assert facts["reads"] == 3
     assert [target.numpy().tobytes() for target in targets] == contents
-    assert load_time.read_files(sorted(tmp_path.iterdir()), readers=2) > 0
+    assert disk.read_files(sorted(tmp_path.iterdir()), readers=2) > 0
