@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -19,10 +20,16 @@ from editbench.errors import EditbenchError
 from editbench.records import EditRequest
 from editbench.resolvers import SAMPLE_DATA
 from editbench.run import run
+from editbench.store import Store, file_sha256
 
 
 def request(sample_id: str) -> EditRequest:
     return EditRequest(sample_id, "/unused/source.png", "make it blue", seed=0)
+
+
+def decoded(edit: Image.Image | bytes) -> Image.Image:
+    """An edit as an image: an RGB PNG comes back as its file's bytes."""
+    return Image.open(io.BytesIO(edit)) if isinstance(edit, bytes) else edit
 
 
 def write_image(path: Path, size: tuple[int, int] = (48, 32), color: str = "red") -> Path:
@@ -42,8 +49,8 @@ def test_matches_the_id_exactly_with_any_extension_case(tmp_path: Path) -> None:
     editor.check([request(sample_id) for sample_id in ids])
     red, *_, blue = editor.edit([request(sample_id) for sample_id in ids])
 
-    assert red.getpixel((0, 0)) == (255, 0, 0)
-    assert blue.getpixel((0, 0)) == (0, 0, 255)
+    assert decoded(red).getpixel((0, 0)) == (255, 0, 0)
+    assert decoded(blue).getpixel((0, 0)) == (0, 0, 255)
 
 
 def test_files_that_are_not_images_of_an_id_are_ignored(tmp_path: Path) -> None:
@@ -99,6 +106,27 @@ def test_edit_returns_the_file_as_rgb_at_its_own_size(tmp_path: Path) -> None:
 
     assert (first.mode, first.size, first.getpixel((0, 0))) == ("RGB", (40, 24), (0, 128, 255))
     assert (second.mode, second.size) == ("RGB", (16, 8))
+
+
+def test_an_rgb_png_is_passed_on_as_its_bytes_and_stored_as_they_are(tmp_path: Path) -> None:
+    edits = tmp_path / "edits"
+    edits.mkdir()
+    path = write_image(edits / "s1.png", color="blue")
+    (edit,) = PrecomputedEditor(str(edits)).edit([request("s1")])
+    assert edit == path.read_bytes()
+
+    store = Store(tmp_path / "store")
+    record = store.write_edit("ab" + "0" * 62, edit, {"sample_id": "s1"})
+    assert store.edit_image_path("ab" + "0" * 62).read_bytes() == path.read_bytes()
+    assert record["image_sha256"] == file_sha256(path)
+    assert store.read_edit("ab" + "0" * 62) == record
+
+
+def test_a_damaged_png_is_named_not_stored(tmp_path: Path) -> None:
+    data = write_image(tmp_path / "s1.png", size=(64, 64)).read_bytes()
+    (tmp_path / "s1.png").write_bytes(data[: len(data) - 20])  # cut inside its last chunks
+    with pytest.raises(EditbenchError, match=r"'s1': .+s1\.png is a damaged PNG"):
+        PrecomputedEditor(str(tmp_path)).edit([request("s1")])
 
 
 def test_edit_of_an_unmatched_id_names_it(tmp_path: Path) -> None:

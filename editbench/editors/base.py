@@ -38,8 +38,10 @@ class Editor(ABC):
         """Load the model onto ``device`` (``"cpu"`` or ``"cuda:N"``)."""
 
     @abstractmethod
-    def edit(self, requests: Sequence[EditRequest]) -> list[Image.Image]:
-        """Edit each request; returns one RGB image per request, in order.
+    def edit(self, requests: Sequence[EditRequest]) -> list[Image.Image | bytes]:
+        """Edit each request; returns one RGB image per request, in order: a PIL image, or the
+        bytes of an RGB PNG file (an edit that exists as one already is stored as it is, with
+        no decoding and encoding again).
 
         The same request gives the same image on any device count or order: randomness comes
         only from a generator seeded with ``request.seed``.

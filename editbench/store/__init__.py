@@ -82,10 +82,16 @@ class Store:
             return None
         return record
 
-    def write_edit(self, key: str, image: Image.Image, record: dict[str, Any]) -> dict[str, Any]:
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        data = buffer.getvalue()
+    def write_edit(
+        self, key: str, image: Image.Image | bytes, record: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Store an edit: an image, written as PNG, or the bytes of a PNG file, as they are."""
+        if isinstance(image, bytes):
+            data = image
+        else:
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+            data = buffer.getvalue()
         atomic_write_bytes(self.edit_image_path(key), data)
         record = {**record, "key": key, "image_sha256": hashlib.sha256(data).hexdigest()}
         atomic_write_json(self._path("edits", key, ".json"), record)
