@@ -93,7 +93,8 @@ class PrecomputedEditor(Editor):
 
         An RGB PNG comes back as the file's bytes, checked whole (every chunk's checksum) but
         not decoded: the store keeps it as it is, where decoding and encoding it again took
-        about 30 ms per 1024² image. Any other file comes back decoded, as an RGB image.
+        about 40 ms per 1024² image (docs/benchmarks.md). Any other file comes back decoded,
+        as an RGB image.
         """
         edits: list[Image.Image | bytes] = []
         for request in requests:
