@@ -11,10 +11,9 @@ from editbench.records import Judgement, JudgeRequest
 
 class Scorer(ABC):
     """A judge. Construction is cheap and loads nothing; a worker calls :meth:`start` and
-    :meth:`load` once,
-    :meth:`fit_batch_size` on the first requests it gets, then, for every batch,
-    :meth:`prepare` (on a background thread, while the judge scores the batch before) and
-    :meth:`score`."""
+    :meth:`load` once, :meth:`fit_batch_size` on the first requests it gets, then, for every
+    batch, :meth:`prepare` (on a background thread, while the judge scores the batch before)
+    and :meth:`score`."""
 
     # Requests a worker hands to one score() call: fixed, or the most it may take until
     # fit_batch_size has settled it.
