@@ -114,12 +114,21 @@ def main(argv: list[str] | None = None) -> None:
     device_counts = ["cpu"] if args.tiny else [1, *args.gpus]
     most = 1 if args.tiny else items(1, max(args.gpus), args.per_gpu)
 
-    def limit(samples: int, gpus: int | str) -> list[str]:
-        return [f"dataset.limit={items(samples, gpus, args.per_gpu)}"]
-
     results = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+
+        def measure(name: str, overrides: list[str], gpus: int | str, samples: int) -> None:
+            """One run on its own store, recorded at once."""
+            overrides = [
+                *overrides,
+                f"gpus={gpus}",
+                f"store.root={tmp / ('store-' + name)}",
+                f"dataset.limit={items(samples, gpus, args.per_gpu)}",
+            ]
+            results.append(run_editbench(name, overrides, args.out))
+            _save(args.out, facts, results)
+
         tokenizer = build_qwen_tokenizer()
         judge = write_checkpoint(tmp / "judge", "qwen3-vl-8b", tokenizer, args.tiny)
         common = [
@@ -148,24 +157,17 @@ def main(argv: list[str] | None = None) -> None:
                 [] if args.tiny else [("split", n) for n in args.gpus]
             )
             for layout, gpus in runs:
-                name = f"edit-{layout}-{gpus}"
-                store = f"store.root={tmp / ('store-' + name)}"
-                overrides = [*edit, f"layout={layout}", f"gpus={gpus}", store]
-                overrides += limit(args.edit_samples, gpus)
-                results.append(run_editbench(name, overrides, args.out))
-                _save(args.out, facts, results)
+                measure(
+                    f"edit-{layout}-{gpus}", [*edit, f"layout={layout}"], gpus, args.edit_samples
+                )
         if "judge" in args.parts:
             dataset, edits = tmp / "judge-data", tmp / "judge-edits"
             ids = write_dataset(dataset, args.judge_samples * most, side)
             write_edits(edits, dataset, ids)
             scored = [*common, "editor=precomputed", f"editor.root={edits}"]
             for gpus in device_counts:
-                name = f"judge-shared-{gpus}"
-                store = f"store.root={tmp / ('store-' + name)}"
-                overrides = [*scored, f"dataset.root={dataset}", f"gpus={gpus}", store]
-                overrides += limit(args.judge_samples, gpus)
-                results.append(run_editbench(name, overrides, args.out))
-                _save(args.out, facts, results)
+                overrides = [*scored, f"dataset.root={dataset}"]
+                measure(f"judge-shared-{gpus}", overrides, gpus, args.judge_samples)
     _save(args.out, facts, results)
     log.info("%s", table(results, facts))
 

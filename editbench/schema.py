@@ -49,7 +49,7 @@ class Qwen3VLJudgeSchema:
     dtype: str = "bfloat16"
     score_mode: str = "expected"  # generate | expected
     # Requests per forward: a number, or "auto" (from the free memory the first requests
-    # leave, at most max_batch_size; halved if a larger request later runs out of memory).
+    # leave, at most max_batch_size; 0.8x if a larger request later runs out of memory).
     batch_size: Any = "auto"
     max_batch_size: int = 64
     # Processes that decode and preprocess the next batch while the GPU judges this one;

@@ -11,6 +11,7 @@ and ``a.jpg``), is an error.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -101,7 +102,8 @@ class PrecomputedEditor(Editor):
             path, problem = self._match(request.sample_id)
             if path is None:
                 raise EditbenchError(f"{request.sample_id!r} in {self.root}: {problem}")
-            with Image.open(path) as image:
+            data = path.read_bytes()  # read once: checked, then stored or decoded
+            with Image.open(io.BytesIO(data)) as image:
                 if image.format != "PNG" or image.mode != "RGB":
                     edits.append(image.convert("RGB"))
                     continue
@@ -112,7 +114,7 @@ class PrecomputedEditor(Editor):
                         f"{request.sample_id!r}: {path} is a damaged PNG "
                         f"({type(error).__name__}: {error})"
                     ) from None
-            edits.append(path.read_bytes())
+            edits.append(data)
         return edits
 
     def _index(self) -> dict[str, list[str]]:

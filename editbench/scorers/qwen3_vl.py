@@ -188,13 +188,12 @@ class Qwen3VLJudge(Scorer):
     def load(self, devices: Sequence[str]) -> None:
         if not devices:
             raise ValueError("Qwen3VLJudge.load needs at least one device")
-        on_gpu = all(torch.device(device).type == "cuda" for device in devices)
         if len(devices) == 1:
             placement: dict[str, Any] = {"device_map": devices[0]}
         else:
             # One judge spread over several GPUs: accelerate places whole layers on the given
             # devices only (no CPU offload), within the memory that is free on each.
-            if not on_gpu:
+            if not _on_gpu(devices):
                 raise ValueError(
                     f"A judge split over several devices needs CUDA devices: {devices}"
                 )
@@ -223,8 +222,7 @@ class Qwen3VLJudge(Scorer):
         would otherwise wait for. Once per judge."""
         if self._prepare_processes is not None:
             return
-        on_gpu = all(torch.device(device).type == "cuda" for device in devices)
-        default = 1 if on_gpu else 0
+        default = 1 if _on_gpu(devices) else 0
         self._prepare_processes = (
             default if self.prepare_processes is None else self.prepare_processes
         )
@@ -516,6 +514,10 @@ class Qwen3VLJudge(Scorer):
         if self.max_pixels is not None:
             size["longest_edge"] = self.max_pixels
         return {"size": size}
+
+
+def _on_gpu(devices: Sequence[str]) -> bool:
+    return all(torch.device(device).type == "cuda" for device in devices)
 
 
 @contextmanager
