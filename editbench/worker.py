@@ -110,6 +110,10 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any, gate: Any = None) -> 
             log.info("%s %s in %.2f s", spec.phase, current, seconds)
             events.put(("done", spec.name, [task.key for task in batch], seconds))
             current = []
+        if spec.phase == SCORE:
+            # Its helper processes: this process would wait for them when it exits. (After a
+            # failure the parent stops it, and they exit with it.)
+            model.close()
         events.put(("finished", spec.name, utilization.stop()))
     except BaseException as error:  # report anything, including SystemExit from a library
         log.exception("worker %s failed", spec.name)

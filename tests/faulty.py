@@ -53,3 +53,15 @@ class SlowJudge(Qwen3VLJudge):
     def score(self, requests: Sequence[JudgeRequest], prepared: Any = None) -> list[Judgement]:
         time.sleep(1.0)
         return super().score(requests, prepared)
+
+
+KEPT: list[Qwen3VLJudge] = []
+
+
+class KeptJudge(Qwen3VLJudge):
+    """The tiny judge, referenced until its process ends: never collected, so nothing that
+    collection would do (its pool's shutdown) happens before the process exits."""
+
+    def load(self, devices: Sequence[str]) -> None:
+        KEPT.append(self)
+        super().load(devices)

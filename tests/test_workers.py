@@ -244,6 +244,22 @@ def test_killed_editor_leaves_no_preparing_process_of_a_waiting_judge(tmp_path):
     assert_no_orphans(descendants)
 
 
+@pytest.mark.slow
+def test_a_judge_worker_with_a_preparing_process_exits_when_done(tmp_path):
+    """A judge worker stops its preparing process itself once its work is done: a process
+    joins its children as it exits, and would wait for that one for ever."""
+    process = start_cli(
+        *cli_args(
+            tmp_path, "kept", "scorer._target_=tests.faulty.KeptJudge", "scorer.prepare_processes=1"
+        ),
+        cwd=tmp_path,
+    )
+    stderr = finish(process)
+    assert process.returncode == 0, stderr[-3000:]
+    results = json.loads((tmp_path / "kept" / "results.json").read_text())
+    assert results["overall"]["judged"] == 10
+
+
 def log_times(log: Path, phase: str) -> list[float]:
     """When each batch of ``phase`` finished, from a worker's log (``YYYY-mm-dd HH:MM:SS,ms``)."""
     times = []

@@ -13,7 +13,7 @@ class Scorer(ABC):
     """A judge. Construction is cheap and loads nothing; a worker calls :meth:`start` and
     :meth:`load` once, :meth:`fit_batch_size` on the first requests it gets, then, for every
     batch, :meth:`prepare` (on a background thread, while the judge scores the batch before)
-    and :meth:`score`."""
+    and :meth:`score`, and :meth:`close` at the end."""
 
     # Requests a worker hands to one score() call: fixed, or the most it may take until
     # fit_batch_size has settled it.
@@ -29,6 +29,11 @@ class Scorer(ABC):
         (helper processes), for ``devices``. A worker calls it before the devices are free, so
         that the start-up overlaps the phase before; :meth:`load` calls it where no one did.
         By default there is nothing to start."""
+        return
+
+    def close(self) -> None:
+        """Stop what :meth:`start` started; a worker calls it when its work is done. By
+        default there is nothing to stop."""
         return
 
     @abstractmethod

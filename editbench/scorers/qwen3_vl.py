@@ -230,6 +230,14 @@ class Qwen3VLJudge(Scorer):
             self._preparers().submit(_started)
             log.info("starting %d preparing process(es)", self._prepare_processes)
 
+    def close(self) -> None:
+        """Stop the preparing processes. Explicitly: a process whose work is done joins its
+        children before it exits, and would wait for them for ever if the pool's own shutdown
+        (when the judge is collected) has not come first."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
     def read_model(self, placement: dict[str, Any]) -> torch.nn.Module:
         """The model's weights, read onto the devices that ``placement`` (``device_map`` and
         ``max_memory`` for ``from_pretrained``) names. Everything else in :meth:`load` depends
