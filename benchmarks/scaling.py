@@ -100,6 +100,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="+", default=["edit", "judge"], choices=["edit", "judge"])
     parser.add_argument("--gpus", type=int, nargs="+", default=[2], help="each N, against 1")
+    parser.add_argument(
+        "--layouts",
+        nargs="+",
+        default=["shared", "split"],
+        choices=["shared", "split"],
+        help="the edit part's layouts (the one-GPU run is under shared)",
+    )
     parser.add_argument("--steps", type=int, default=4, help="denoising steps per edit")
     parser.add_argument("--edit-samples", type=int, default=16)
     parser.add_argument("--judge-samples", type=int, default=256)
@@ -153,8 +160,8 @@ def main(argv: list[str] | None = None) -> None:
                 ]
                 + (["editor.dtype=float32"] if args.tiny else [])
             )
-            runs = [("shared", n) for n in device_counts] + (
-                [] if args.tiny else [("split", n) for n in args.gpus]
+            runs = [("shared", n) for n in device_counts if "shared" in args.layouts] + (
+                [] if args.tiny else [("split", n) for n in args.gpus if "split" in args.layouts]
             )
             for layout, gpus in runs:
                 measure(
