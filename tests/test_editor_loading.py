@@ -1,5 +1,5 @@
 """How DiffusersEditor loads: one weight read (read_pipeline), straight onto the device, and the
-optional regional compilation of the transformer."""
+optional regional compilation of the transformer, with its rotary embedding on real tensors."""
 
 from __future__ import annotations
 
@@ -7,19 +7,29 @@ from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
+import numpy as np
 import pytest
 import torch
 from diffusers import DiffusionPipeline, ModelMixin
+from diffusers.models.transformers import transformer_qwenimage
 from diffusers.models.transformers.transformer_qwenimage import QwenImageTransformerBlock
 from hydra.utils import instantiate
 from PIL import Image
 from transformers import PreTrainedModel
 
 from editbench.editors.diffusers_editor import DiffusersEditor
+from editbench.editors.real_rope import rotate, use_real_rotary_embedding
 from editbench.records import EditRequest
 from editbench.setup import model_config
 
 SIZE = 64
+
+
+@pytest.fixture(autouse=True)
+def diffusers_rotation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Put diffusers' own rotary embedding back after each test (compile=True replaces it)."""
+    name = "apply_rotary_emb_qwen"
+    monkeypatch.setattr(transformer_qwenimage, name, getattr(transformer_qwenimage, name))
 
 
 def edit_once(editor: DiffusersEditor, source_image: str) -> Image.Image:
@@ -121,6 +131,7 @@ def test_compile_compiles_each_transformer_block_on_load(tiny_pipe: Any, compile
     # torch.compile is lazy: this only wraps each block; nothing compiles until an edit.
     assert [block._compiled_call_impl is not None for block in blocks] == [compile] * len(blocks)
     assert spy.call_args_list == ([mock.call(fullgraph=True)] if compile else [])
+    assert getattr(transformer.pos_embed, "gives_real_pairs", False) is compile
 
 
 def test_compile_is_in_the_fingerprint() -> None:
@@ -143,10 +154,73 @@ def test_compile_is_a_config_option(compose_config: Callable) -> None:
 @pytest.mark.slow
 def test_a_compiled_editor_edits_on_the_cpu(tiny_pipe: Any, source_image: str) -> None:
     """A real compilation of the tiny transformer's blocks (about 25 s on 2 cores with a cold
-    inductor cache): with fullgraph, a graph break in QwenImageTransformerBlock fails here."""
+    inductor cache): with fullgraph, a graph break in QwenImageTransformerBlock fails here. The
+    compiled kernels may round differently from eager ones, by a pixel level at most here."""
+    eager = Prebuilt(tiny_pipe, num_inference_steps=2)
+    eager.load("cpu")
+    expected = np.asarray(edit_once(eager, source_image), dtype=np.int16)
     editor = Prebuilt(tiny_pipe, num_inference_steps=2, compile=True)
     editor.load("cpu")
 
     edited = edit_once(editor, source_image)
 
     assert (edited.mode, edited.size) == ("RGB", (SIZE, SIZE))
+    assert np.abs(np.asarray(edited, dtype=np.int16) - expected).max() <= 1
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_rotate_is_diffusers_complex_product(dtype: torch.dtype) -> None:
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 10, 3, 16, generator=generator).to(dtype)  # [B, S, H, D]
+    angles = torch.randn(10, 8, generator=generator)
+    freqs = torch.polar(torch.ones_like(angles), angles)  # [S, D/2], as QwenEmbedRope gives
+
+    expected = transformer_qwenimage.apply_rotary_emb_qwen(x, freqs, use_real=False)
+
+    assert torch.equal(rotate(x, freqs), expected)
+    assert torch.equal(rotate(x, torch.view_as_real(freqs)), expected)
+
+
+def test_the_real_rotary_embedding_edits_as_diffusers_complex_one(
+    tiny_pipe: Any, source_image: str
+) -> None:
+    editor = Prebuilt(tiny_pipe, num_inference_steps=2)
+    editor.load("cpu")
+    before = edit_once(editor, source_image)
+
+    use_real_rotary_embedding(tiny_pipe.transformer)
+    use_real_rotary_embedding(tiny_pipe.transformer)  # a second call changes nothing
+    after = edit_once(editor, source_image)
+
+    assert after.tobytes() == before.tobytes()
+    assert len(tiny_pipe.transformer.pos_embed._forward_hooks) == 1
+    replaced = transformer_qwenimage.apply_rotary_emb_qwen
+    assert replaced.replaces is not None and getattr(replaced.replaces, "replaces", None) is None
+
+
+def test_no_complex_tensor_reaches_a_compiled_block(tiny_pipe: Any, source_image: str) -> None:
+    """Inductor generates no code for complex operators (they would run one by one): every
+    graph torch.compile hands its backend from a block of the compiled editor is real."""
+    graphs: list[torch.fx.GraphModule] = []
+
+    def record(graph: torch.fx.GraphModule, example_inputs: list) -> Callable:
+        graphs.append(graph)
+        return graph.forward
+
+    editor = Prebuilt(tiny_pipe, num_inference_steps=2, compile=True)
+    editor.load("cpu")
+    tiny_pipe.transformer.compile_repeated_blocks(fullgraph=True, backend=record)
+    torch._dynamo.reset()
+    try:
+        edit_once(editor, source_image)
+    finally:
+        torch._dynamo.reset()
+
+    dtypes = {
+        node.meta["example_value"].dtype
+        for graph in graphs
+        for node in graph.graph.nodes
+        if isinstance(node.meta.get("example_value"), torch.Tensor)
+    }
+    assert graphs and torch.float32 in dtypes
+    assert not [dtype for dtype in dtypes if dtype.is_complex]

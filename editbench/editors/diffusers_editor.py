@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from editbench.editors.base import Editor
+from editbench.editors.real_rope import use_real_rotary_embedding
 from editbench.records import EditRequest
 
 # Pipelines whose __call__ takes (image, prompt, negative_prompt, true_cfg_scale, ...).
@@ -84,6 +85,7 @@ class DiffusersEditor(Editor):
         pipe = self.read_pipeline(device)
         pipe.set_progress_bar_config(disable=True)
         if self.compile:
+            use_real_rotary_embedding(pipe.transformer)  # complex ops would run unfused
             # Lazy: each block compiles on its first call. All blocks share one compiled graph,
             # so compiling costs one block's compilation (again for each new input shape).
             pipe.transformer.compile_repeated_blocks(fullgraph=True)
