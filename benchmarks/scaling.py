@@ -10,14 +10,19 @@ loads on their own; the process's wall time is the end to end.
   ``--edit-samples`` items, with ``gpus=1`` and each ``gpus=N`` of ``--gpus`` under the shared
   layout, and each ``gpus=N`` under the split layout;
 - ``judge``: the 8B judge alone on ``--judge-samples`` items whose edits already exist
-  (``editor=precomputed``), with ``gpus=1`` and each ``gpus=N``.
+  (``editor=precomputed``), with ``gpus=1`` and each ``gpus=N`` under the shared layout, and
+  each ``gpus=N`` under the split layout (the second half of the cards judge).
+
+``--layouts`` picks the layouts of the multi-GPU runs; the one-GPU run is always made, so that
+each call has its baseline on its own machine.
 
 Every item's images are 1024² PNGs (the package's sample scenes, resized, under new ids).
 ``scaling.json`` is rewritten after every run.
 
 With ``--per-gpu`` the sample counts are per GPU (weak scaling): a run on N GPUs takes N times
-the items (``dataset.limit``), so that each worker has as much work as the single one had and
-the fixed cost of each worker (fitting its batch size, its first batch) weighs alike in both.
+the items (``dataset.limit``; the judge part under split: times its judging cards), so that each
+worker has as much work as the single one had and the fixed cost of each worker (fitting its
+batch size, its first batch) weighs alike in both.
 Without it every run takes the same items (strong scaling), where that fixed cost weighs N
 times more in the N-GPU run.
 
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         default=["shared", "split"],
         choices=["shared", "split"],
-        help="the edit part's layouts (the one-GPU run is under shared)",
+        help="the multi-GPU runs' layouts (the one-GPU run, under shared, always runs)",
     )
     parser.add_argument("--steps", type=int, default=4, help="denoising steps per edit")
     parser.add_argument("--edit-samples", type=int, default=16)
@@ -120,18 +125,22 @@ def main(argv: list[str] | None = None) -> None:
     side = 256 if args.tiny else 1024
     device_counts = ["cpu"] if args.tiny else [1, *args.gpus]
     most = 1 if args.tiny else items(1, max(args.gpus), args.per_gpu)
+    shared, split = "shared" in args.layouts, "split" in args.layouts
 
     results = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
 
-        def measure(name: str, overrides: list[str], gpus: int | str, samples: int) -> None:
-            """One run on its own store, recorded at once."""
+        def measure(
+            name: str, overrides: list[str], gpus: int | str, samples: int, cards: int | str = 0
+        ) -> None:
+            """One run on its own store, recorded at once; with ``--per-gpu``, ``samples`` per
+            card of the ``cards`` (default: every one of ``gpus``) that do the measured work."""
             overrides = [
                 *overrides,
                 f"gpus={gpus}",
                 f"store.root={tmp / ('store-' + name)}",
-                f"dataset.limit={items(samples, gpus, args.per_gpu)}",
+                f"dataset.limit={items(samples, cards or gpus, args.per_gpu)}",
             ]
             results.append(run_editbench(name, overrides, args.out))
             _save(args.out, facts, results)
@@ -160,8 +169,8 @@ def main(argv: list[str] | None = None) -> None:
                 ]
                 + (["editor.dtype=float32"] if args.tiny else [])
             )
-            runs = [("shared", n) for n in device_counts if "shared" in args.layouts] + (
-                [] if args.tiny else [("split", n) for n in args.gpus if "split" in args.layouts]
+            runs = [("shared", n) for n in device_counts if n in (1, "cpu") or shared] + (
+                [("split", n) for n in args.gpus if split and not args.tiny]
             )
             for layout, gpus in runs:
                 measure(
@@ -171,10 +180,19 @@ def main(argv: list[str] | None = None) -> None:
             dataset, edits = tmp / "judge-data", tmp / "judge-edits"
             ids = write_dataset(dataset, args.judge_samples * most, side)
             write_edits(edits, dataset, ids)
-            scored = [*common, "editor=precomputed", f"editor.root={edits}"]
+            scored = [
+                *common,
+                "editor=precomputed",
+                f"editor.root={edits}",
+                f"dataset.root={dataset}",
+            ]
             for gpus in device_counts:
-                overrides = [*scored, f"dataset.root={dataset}"]
-                measure(f"judge-shared-{gpus}", overrides, gpus, args.judge_samples)
+                if gpus in (1, "cpu") or shared:
+                    measure(f"judge-shared-{gpus}", scored, gpus, args.judge_samples)
+            if split and not args.tiny:
+                for gpus in args.gpus:  # the second half of the cards judge
+                    overrides = [*scored, "layout=split"]
+                    measure(f"judge-split-{gpus}", overrides, gpus, args.judge_samples, gpus // 2)
     _save(args.out, facts, results)
     log.info("%s", table(results, facts))
 
