@@ -5,6 +5,8 @@ from __future__ import annotations
 import queue
 from collections.abc import Callable
 
+import pytest
+
 from editbench.batching import RAMP_START, gathered, judge_capacity
 
 
@@ -71,32 +73,38 @@ def test_without_a_queue_size_the_ramp_and_batch_size_still_hold() -> None:
     assert [len(b) for b in gathered(tasks, judge_capacity(tasks, 4, lambda: 8))] == [4, 8, 8]
 
 
-def _finish_times(workers: int, count: int, capacity: Callable) -> list[float]:
-    """Workers sharing one queue, each batch taking as long as its size plus a fixed cost,
-    the next batch always going to the worker that is free first: when each one ends."""
+def _finish_times(workers: int, count: int, capacity: Callable, starts: list[float]) -> list:
+    """Workers sharing one queue, each starting at its time in ``starts``, each batch taking as
+    long as its size plus a fixed cost. As :func:`editbench.prefetch.prefetched` does, a worker
+    takes its next batch as soon as it starts on one. When each worker ends."""
     tasks = _singles(count, workers)
     streams = [gathered(tasks, capacity(tasks, workers)) for _ in range(workers)]
-    clocks, done = [0.0] * workers, [False] * workers
-    while not all(done):
-        free = min((c, w) for w, c in enumerate(clocks) if not done[w])[1]
-        batch = next(streams[free], None)
-        if batch is None:
-            done[free] = True
-        else:
-            clocks[free] += len(batch) + 0.5
-    return clocks
+    ahead: list = [next(stream, None) for stream in streams]  # pulled as the worker starts
+    free = list(starts)
+    ends = [0.0] * workers
+    while busy := [w for w in range(workers) if ahead[w] is not None]:
+        worker = min(busy, key=lambda w: free[w])
+        batch, ahead[worker] = ahead[worker], next(streams[worker], None)
+        free[worker] += len(batch) + 2.0
+        ends[worker] = free[worker]
+    return ends
 
 
-def test_the_guided_tail_lets_workers_finish_together() -> None:
+@pytest.mark.parametrize(
+    ("workers", "count", "starts"),
+    [(2, 200, [0, 0]), (2, 416, [0, 2]), (4, 800, [0, 1, 2, 3]), (3, 1000, [0, 0, 0])],
+)
+def test_the_guided_tail_lets_workers_finish_together(
+    workers: int, count: int, starts: list[float]
+) -> None:
     def guided(tasks, workers):
         return judge_capacity(tasks, workers, lambda: 64)
 
     def full_batches(tasks, workers):
         return lambda: 64
 
-    for workers, count in [(2, 200), (4, 300), (3, 1000)]:
-        ends = _finish_times(workers, count, guided)
-        assert max(ends) - min(ends) <= 3, (workers, count, ends)
-        # Whole batches of 64 would leave a worker idle for most of a batch.
-        plain = _finish_times(workers, count, full_batches)
-        assert max(plain) - min(plain) > 20
+    ends = _finish_times(workers, count, guided, starts)
+    assert max(ends) - min(ends) <= 3, ends
+    # Whole batches of 64 would leave a worker idle for most of a batch.
+    plain = _finish_times(workers, count, full_batches, starts)
+    assert max(plain) - min(plain) > 20, plain
