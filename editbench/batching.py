@@ -11,10 +11,10 @@ up to a capacity that follows two rules, both there to keep every GPU busy:
   schedule does: near the end the batches shrink, so the workers finish together instead of
   one judging a last full batch while the others idle. Each worker holds two batches, the one
   its GPU judges and the next one, prepared ahead (:mod:`editbench.prefetch`), so a batch's
-  share is ``ceil(pending / (2 * peers))``: with ``pending / peers`` a worker that prepared its
-  next batch early kept work the others then waited without, and the last one finished about
-  20 tasks' time after the rest in a simulation (``tests/test_batching.py``) and 5 s after the
-  other on two H200s.
+  share is ``ceil(pending / (2 * peers))``. With ``pending / peers``, a worker that prepared
+  its next batch early kept work that the others then lacked: the last worker finished about 20
+  tasks' time after the rest in a simulation (``tests/test_batching.py``), 5 s after the other
+  on two H200s.
 
 A queued list longer than the capacity (a batch size the user set) is taken whole.
 
