@@ -82,7 +82,15 @@ def wait_for_edits(process: subprocess.Popen[str], store: Path, count: int) -> N
 
 def workers_of(process: subprocess.Popen[str]) -> list[psutil.Process]:
     children = psutil.Process(process.pid).children(recursive=True)
-    return [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+    return [c for c in children if "spawn_main" in command_line(c)]
+
+
+def command_line(process: psutil.Process) -> str:
+    """The process's command line; "" for one that ended since it was listed (a zombie too)."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.NoSuchProcess:  # ZombieProcess is one
+        return ""
 
 
 def edit_workers(process: subprocess.Popen[str], run_dir: Path) -> list[psutil.Process]:
@@ -207,7 +215,7 @@ def test_killed_judge_worker_leaves_no_preparing_process(tmp_path):
         time.sleep(0.2)
     descendants = psutil.Process(process.pid).children(recursive=True)
     scorers = [w for w in workers_of(process) if w.children()]  # a worker with its preparer
-    assert scorers, [" ".join(d.cmdline()) for d in descendants]
+    assert scorers, [command_line(d) for d in descendants]
     scorers[0].kill()
     stderr = finish(process)
     assert process.returncode == 1
