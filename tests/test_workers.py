@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -72,12 +73,17 @@ def stored_edits(store: Path) -> int:
     return sum(1 for _ in (store / "edits").rglob("*.json")) if store.exists() else 0
 
 
-def wait_for_edits(process: subprocess.Popen[str], store: Path, count: int) -> None:
+def wait_until(process: subprocess.Popen[str], done: Callable[[], bool], what: str) -> None:
+    """Poll ``done()`` while ``process`` runs, for at most 300 s; ``what`` names the wait."""
     deadline = time.monotonic() + 300
-    while stored_edits(store) < count:
+    while not done():
         assert process.poll() is None, process.communicate()[1][-3000:]
-        assert time.monotonic() < deadline, "no edits appeared"
-        time.sleep(0.2)
+        assert time.monotonic() < deadline, f"no {what}"
+        time.sleep(0.1)
+
+
+def wait_for_edits(process: subprocess.Popen[str], store: Path, count: int) -> None:
+    wait_until(process, lambda: stored_edits(store) >= count, "edits appeared")
 
 
 def workers_of(process: subprocess.Popen[str]) -> list[psutil.Process]:
@@ -208,11 +214,7 @@ def test_killed_judge_worker_leaves_no_preparing_process(tmp_path):
         cwd=tmp_path,
     )
     judgements = tmp_path / "store" / "judgements"
-    deadline = time.monotonic() + 300
-    while not (judgements.exists() and any(judgements.rglob("*.json"))):
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        assert time.monotonic() < deadline, "no judgements appeared"
-        time.sleep(0.2)
+    wait_until(process, lambda: any(judgements.rglob("*.json")), "judgements appeared")
     descendants = psutil.Process(process.pid).children(recursive=True)
     scorers = [w for w in workers_of(process) if w.children()]  # a worker with its preparer
     assert scorers, [command_line(d) for d in descendants]
@@ -238,12 +240,12 @@ def test_killed_editor_leaves_no_preparing_process_of_a_waiting_judge(tmp_path):
         cwd=tmp_path,
         env={"EDITBENCH_TEST_EDIT_DELAY": "5"},
     )
-    logs, deadline = tmp_path / "killed", time.monotonic() + 300
-    started = "starting 1 preparing process"
-    while not any(started in log.read_text() for log in logs.glob("score-*.log")):
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        assert time.monotonic() < deadline, "no judge started its preparing process"
-        time.sleep(0.1)
+    logs, started = tmp_path / "killed", "starting 1 preparing process"
+    wait_until(
+        process,
+        lambda: any(started in log.read_text() for log in logs.glob("score-*.log")),
+        "judge started its preparing process",
+    )
     descendants = psutil.Process(process.pid).children(recursive=True)
     edit_workers(process, logs)[0].kill()  # while that preparing process still imports
     stderr = finish(process)
