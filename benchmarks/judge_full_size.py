@@ -9,7 +9,7 @@ requests (1024² images, ~400 prompt tokens, the same batch size):
 - ``bare``: one forward of that model on inputs already on the GPU (what expected mode needs at
   least: the logits of the last position);
 - ``editbench``: what a judge worker runs: each batch's CPU work (:meth:`Qwen3VLJudge.prepare`)
-  done ahead on a background thread by :func:`editbench.prefetch.prefetched` while the judge
+  done ahead on a background thread by :func:`editbench.launch.prefetch.prefetched` while the judge
   scores the batch before, then :meth:`Qwen3VLJudge.score` in ``expected`` mode, on
   :class:`JudgeRequest` s from :func:`render_judge_request` with images read from PNG files;
 - ``serial``: the same without the prefetch (the CPU work of each batch before its GPU work);
@@ -42,10 +42,10 @@ from PIL import Image
 
 from benchmarks.common import log_to, release, sample_scenes, sync, timed
 from benchmarks.qwen3_vl_models import MODELS, RandomWeightsQwen3VLJudge, write_checkpoint
-from editbench.prefetch import prefetched
+from editbench.judges import qwen3_vl
+from editbench.launch.prefetch import prefetched
 from editbench.prompts import render_judge_request
 from editbench.records import OK, JudgeRequest
-from editbench.scorers import qwen3_vl
 from editbench.tiny.tokenizer import build_qwen_tokenizer
 
 log = logging.getLogger("judge_full_size")

@@ -37,8 +37,8 @@ def child_main(args: argparse.Namespace) -> None:
         import torch
         import transformers
 
-        import editbench.scorers.qwen3_vl
-        import editbench.worker  # noqa: F401
+        import editbench.judges.qwen3_vl
+        import editbench.launch.worker  # noqa: F401
 
         # The model classes are imported lazily by from_pretrained: count them as start-up.
         _ = (
@@ -160,7 +160,7 @@ def load_judge(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     import torch
     import transformers
 
-    from editbench.scorers.qwen3_vl import Qwen3VLJudge
+    from editbench.judges.qwen3_vl import Qwen3VLJudge
 
     if args.workers is not None:
         from transformers import core_model_loading

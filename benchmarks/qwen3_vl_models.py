@@ -33,7 +33,7 @@ from transformers import (
 )
 
 from benchmarks.common import fill_random
-from editbench.scorers.qwen3_vl import DTYPES, Qwen3VLJudge
+from editbench.judges.qwen3_vl import DTYPES, Qwen3VLJudge
 from editbench.tiny import qwen3_vl as tiny
 
 # config.json of Qwen/Qwen3-VL-8B-Instruct and Qwen/Qwen3-VL-30B-A3B-Instruct on the Hugging Face

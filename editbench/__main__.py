@@ -9,8 +9,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from editbench.resolvers import register_resolvers
-from editbench.schema import register_schemas
+from editbench.config.resolvers import register_resolvers
+from editbench.config.schema import register_schemas
 
 register_schemas()
 register_resolvers()
@@ -21,7 +21,7 @@ log = logging.getLogger("editbench")
 def main(cfg: DictConfig) -> None:
     # Imported here so that --help and config errors stay fast.
     from editbench.errors import EditbenchError
-    from editbench.launcher import WorkerFailed
+    from editbench.launch.pool import WorkerFailed
     from editbench.run import run
 
     runtime = HydraConfig.get().runtime

@@ -12,7 +12,7 @@ from editbench.records import API_ERROR, EditRequest, JudgeRequest, Sample
 from editbench.store import Store, content_hash, file_sha256
 
 
-def sample_seed(run_seed: int, sample_id: str) -> int:
+def edit_seed(run_seed: int, sample_id: str) -> int:
     """The edit seed of one sample: a function of the run seed and the id only, so an edit is
     the same on 1 or 8 devices, in any order, in any shard."""
     digest = hashlib.sha256(f"{run_seed}/{sample_id}".encode()).digest()
@@ -61,7 +61,7 @@ def make_plan(
     edits, judgements = [], []
     for sample in samples:
         source_sha256 = file_sha256(sample.image)
-        seed = sample_seed(run_seed, sample.id)
+        seed = edit_seed(run_seed, sample.id)
         edit_key = content_hash(
             {
                 "editor": editor_fingerprint,

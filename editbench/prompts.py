@@ -8,7 +8,7 @@ because OmegaConf owns ``${...}`` in the YAML files.
 
 A rubric prompt also has ``criteria``, the names of the scores its reply gives as one JSON
 object, each mapped to its group (``SC``: semantic consistency, ``PQ``: perceptual quality),
-and ``combine``, how they make one score (:data:`editbench.scorers.combine.COMBINATIONS`).
+and ``combine``, how they make one score (:data:`editbench.judges.combine.COMBINATIONS`).
 Its scores are read from a written reply, so it needs a judge in ``generate`` mode
 (:func:`check_rubrics`).
 
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from editbench.errors import EditbenchError
+from editbench.judges.combine import COMBINATIONS
 from editbench.records import JudgeRequest, Sample
-from editbench.scorers.combine import COMBINATIONS
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _TEXT_FIELDS = ("system_prompt", "user_prompt_template")

@@ -54,7 +54,7 @@ class JudgeRequest:
     ``criteria`` (rubric prompts only) names the scores the reply must give as a JSON object,
     each mapped to its group (e.g. ``{"instruction_following": "SC", "visual_quality": "PQ"}``),
     and ``combine`` the formula that makes them one score (see
-    :func:`editbench.scorers.combine.combine_criteria`).
+    :func:`editbench.judges.combine.combine_criteria`).
     """
 
     messages: list[dict[str, Any]]

@@ -11,8 +11,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 from PIL import Image
 
-from editbench.resolvers import register_resolvers
-from editbench.schema import register_schemas
+from editbench.config.resolvers import register_resolvers
+from editbench.config.schema import register_schemas
 from editbench.tiny import ensure_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]

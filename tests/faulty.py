@@ -10,8 +10,8 @@ from typing import Any
 from PIL import Image
 
 from editbench.editors.diffusers_editor import DiffusersEditor
+from editbench.judges.qwen3_vl import Qwen3VLJudge
 from editbench.records import EditRequest, Judgement, JudgeRequest
-from editbench.scorers.qwen3_vl import Qwen3VLJudge
 
 FAIL_ON = "EDITBENCH_TEST_FAIL_ON"
 

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from editbench.aggregate import aggregate, paired_bootstrap
+from editbench.results.aggregate import aggregate, paired_bootstrap
 
 
 def row(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from editbench.batching import RAMP_START, gathered, judge_capacity
+from editbench.launch.batching import RAMP_START, gathered, judge_capacity
 
 
 def _queue(*items):
@@ -75,8 +75,8 @@ def test_without_a_queue_size_the_ramp_and_batch_size_still_hold() -> None:
 
 def _finish_times(workers: int, count: int, capacity: Callable, starts: list[float]) -> list:
     """Workers sharing one queue, each starting at its time in ``starts``, each batch taking as
-    long as its size plus a fixed cost. As :func:`editbench.prefetch.prefetched` does, a worker
-    takes its next batch as soon as it starts on one. When each worker ends."""
+    long as its size plus a fixed cost. As :func:`editbench.launch.prefetch.prefetched` does, a
+    worker takes its next batch as soon as it starts on one. When each worker ends."""
     tasks = _singles(count, workers)
     streams = [gathered(tasks, capacity(tasks, workers)) for _ in range(workers)]
     ahead: list = [next(stream, None) for stream in streams]  # pulled as the worker starts

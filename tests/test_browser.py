@@ -40,9 +40,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from editbench.aggregate import aggregate
-from editbench.report import write_report
-from editbench.tracking import MlflowTracker
+from editbench.results.aggregate import aggregate
+from editbench.results.report import write_report
+from editbench.results.tracking import MlflowTracker
 
 from .conftest import local_overrides
 

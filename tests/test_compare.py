@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from editbench.aggregate import aggregate
 from editbench.compare import compare_runs, log_comparison, write_comparison
 from editbench.errors import EditbenchError
+from editbench.results.aggregate import aggregate
 
 CATEGORIES = ("physical", "environment", "social", "causal", "referential")
 SHIFT = 2.0  # B scores this much above A on physical, and the same as A elsewhere

@@ -6,11 +6,11 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 
+from editbench.config.validate import model_config, validate
 from editbench.editors.base import Editor
 from editbench.errors import EditbenchError
-from editbench.scorers.base import Scorer
-from editbench.setup import model_config, validate
-from editbench.tracking import MlflowTracker, NoTracking
+from editbench.judges.base import Judge
+from editbench.results.tracking import MlflowTracker, NoTracking
 
 from .conftest import CONF
 
@@ -39,7 +39,7 @@ def test_scorer_options_instantiate(compose_config, option):
     config, launch = model_config(cfg, "scorer")
     assert launch["placement"] in ("replica", "spread", "single")
     judge = instantiate(config)
-    assert isinstance(judge, Scorer)
+    assert isinstance(judge, Judge)
     assert judge.fingerprint()["model"] == cfg.scorer.model
 
 

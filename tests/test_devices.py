@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from editbench.devices import resolve_devices
+from editbench.config.devices import resolve_devices
 from editbench.errors import EditbenchError
 
 

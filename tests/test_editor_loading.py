@@ -17,10 +17,10 @@ from hydra.utils import instantiate
 from PIL import Image
 from transformers import PreTrainedModel
 
+from editbench.config.validate import model_config
 from editbench.editors.diffusers_editor import DiffusersEditor
 from editbench.editors.real_rope import rotate, use_real_rotary_embedding
 from editbench.records import EditRequest
-from editbench.setup import model_config
 
 SIZE = 64
 

@@ -33,6 +33,8 @@ import pytest
 from PIL import Image
 
 from editbench.errors import EditbenchError
+from editbench.judges.openai_api import EXPECTED_REPLY_TOKENS, PLACEHOLDER_KEY, OpenAIJudge
+from editbench.judges.parsing import parse_score
 from editbench.records import (
     API_ERROR,
     CONTENT_FILTER,
@@ -41,8 +43,6 @@ from editbench.records import (
     REFUSAL,
     JudgeRequest,
 )
-from editbench.scorers.openai_api import EXPECTED_REPLY_TOKENS, PLACEHOLDER_KEY, OpenAIJudge
-from editbench.scorers.parsing import parse_score
 from editbench.tiny import ensure_tiny_model
 
 KEY_ENV = "EDITBENCH_TEST_JUDGE_KEY"
@@ -624,7 +624,7 @@ def test_options_are_checked(option: str, value: Any, message: str) -> None:
 def test_fingerprint_holds_what_determines_a_judgement() -> None:
     base = OpenAIJudge("http://127.0.0.1:8000/v1", "judge")
     fingerprint = base.fingerprint()
-    assert fingerprint["class"] == "editbench.scorers.openai_api.OpenAIJudge"
+    assert fingerprint["class"] == "editbench.judges.openai_api.OpenAIJudge"
     json.dumps(fingerprint)
     for changed in (
         OpenAIJudge("http://127.0.0.1:9000/v1", "judge"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from editbench.scorers.parsing import parse_criteria, parse_score, text_through_prefix
+from editbench.judges.parsing import parse_criteria, parse_score, text_through_prefix
 
 
 @pytest.mark.parametrize(

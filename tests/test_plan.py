@@ -7,9 +7,9 @@ import shutil
 import pytest
 from omegaconf import OmegaConf
 
+from editbench.config.resolvers import SAMPLE_DATA
 from editbench.dataset import load_samples
-from editbench.plan import make_plan, sample_seed
-from editbench.resolvers import SAMPLE_DATA
+from editbench.plan import edit_seed, make_plan
 from editbench.store import Store
 
 from .conftest import CONF
@@ -36,9 +36,9 @@ def keys(samples, tmp_path, editor=EDITOR, judge=JUDGE, version="v1", seed=0, st
 
 
 def test_seeds_depend_on_run_seed_and_id_only():
-    assert sample_seed(0, "a") == sample_seed(0, "a")
-    assert len({sample_seed(0, "a"), sample_seed(1, "a"), sample_seed(0, "b")}) == 3
-    assert 0 <= sample_seed(123, "x") < 2**63
+    assert edit_seed(0, "a") == edit_seed(0, "a")
+    assert len({edit_seed(0, "a"), edit_seed(1, "a"), edit_seed(0, "b")}) == 3
+    assert 0 <= edit_seed(123, "x") < 2**63
 
 
 def test_same_inputs_same_keys_wherever_the_store_is(samples, tmp_path):

@@ -14,11 +14,11 @@ import pytest
 from omegaconf import DictConfig
 from PIL import Image, ImageColor
 
+from editbench.config.resolvers import SAMPLE_DATA
 from editbench.dataset import load_samples
 from editbench.editors.precomputed import PrecomputedEditor
 from editbench.errors import EditbenchError
 from editbench.records import EditRequest
-from editbench.resolvers import SAMPLE_DATA
 from editbench.run import run
 from editbench.store import Store, file_sha256
 

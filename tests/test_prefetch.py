@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from editbench.prefetch import prefetched
+from editbench.launch.prefetch import prefetched
 
 
 def test_yields_every_batch_in_order_with_its_preparation() -> None:

@@ -12,10 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from editbench.dataset import CATEGORIES, load_samples
 from editbench.errors import EditbenchError
+from editbench.judges.parsing import parse_criteria
 from editbench.prompts import check_prompts, check_rubrics, placeholders, render_judge_request
 from editbench.records import Sample
 from editbench.sample_data import generate
-from editbench.scorers.parsing import parse_criteria
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "conf" / "prompts"
 SHIPPED = sorted(PROMPTS_DIR.glob("*/*.yaml"))

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from editbench.aggregate import aggregate
-from editbench.report import EMBED_MAX_BYTES, THUMBNAIL_SIZE, write_report
+from editbench.results.aggregate import aggregate
+from editbench.results.report import EMBED_MAX_BYTES, THUMBNAIL_SIZE, write_report
 
 CATEGORIES = ["color", "physical", "style"]
 DETAILS = {"editor": "tiny", "judge": "tiny", "prompts": "color=v1, physical=v2"}

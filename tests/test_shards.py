@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from editbench.config.resolvers import SAMPLE_DATA
 from editbench.dataset import load_samples
 from editbench.errors import EditbenchError
-from editbench.resolvers import SAMPLE_DATA
 from editbench.store import Store
 
 from .conftest import ROOT, local_overrides

@@ -30,7 +30,7 @@ EDITOR_A = {
     "num_inference_steps": 2,
 }
 EDITOR_B = {"class": "editbench.editors.precomputed.PrecomputedEditor", "root": "/data/edits-b"}
-JUDGE_GENERATE = {"class": "editbench.scorers.qwen3_vl.Qwen3VLJudge", "model": "org/judge"}
+JUDGE_GENERATE = {"class": "editbench.judges.qwen3_vl.Qwen3VLJudge", "model": "org/judge"}
 JUDGE_EXPECTED = {**JUDGE_GENERATE, "score_mode": "expected"}
 EDITOR_A_ID, EDITOR_B_ID = content_hash(EDITOR_A), content_hash(EDITOR_B)
 JUDGE_GENERATE_ID, JUDGE_EXPECTED_ID = content_hash(JUDGE_GENERATE), content_hash(JUDGE_EXPECTED)

@@ -325,8 +325,8 @@ def test_judge_runs_under_another_interpreter(compose_config, tmp_path):
 
 
 def test_interpreter_is_checked_before_any_model_loads(compose_config, tmp_path):
+    from editbench.config.validate import validate
     from editbench.errors import EditbenchError
-    from editbench.setup import validate
 
     with pytest.raises(EditbenchError, match=r"scorer\.python='/no/python': no such interpreter"):
         validate(compose_config(*SMALL, "scorer.python=/no/python"))

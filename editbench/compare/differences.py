@@ -7,10 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from editbench.aggregate import paired_bootstrap
-from editbench.bootstrap import bootstrap_means, category_rng, percentile_interval, two_sided_p
 from editbench.errors import EditbenchError
 from editbench.records import CATEGORIES, OK
+from editbench.results.aggregate import paired_bootstrap
+from editbench.results.bootstrap import (
+    bootstrap_means,
+    category_rng,
+    percentile_interval,
+    two_sided_p,
+)
 
 
 def compare_runs(

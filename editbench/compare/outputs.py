@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import numpy as np
 
-from editbench.thumbnails import thumbnail_data_uri
+from editbench.results.thumbnails import thumbnail_data_uri
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -187,7 +187,7 @@ def format_markdown(comparison: Mapping[str, Any], run_a: str, run_b: str) -> st
 
 
 _TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parents[1] / "templates"),
+    loader=jinja2.FileSystemLoader(Path(__file__).parents[1] / "results" / "templates"),
     autoescape=True,  # replies and instructions are untrusted text
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,

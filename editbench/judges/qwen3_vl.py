@@ -15,8 +15,8 @@ and reduces their scores to one, keeping each sample's score and their spread. O
 text can differ between samples, so in expected mode only reasoning-first requests are
 sampled; a plain one is read once. Each sample has a seed of its own, derived from the
 request's conversation (its images by content) and the sample's index, as for the API judge
-(:mod:`editbench.scorers.samples`), and each row of a batch draws from its own generator
-(:class:`~editbench.scorers.logits.SeededSampler`): a request's samples are the same whatever
+(:mod:`editbench.judges.draws`), and each row of a batch draws from its own generator
+(:class:`~editbench.judges.logits.SeededSampler`): a request's samples are the same whatever
 batch it is in, in any order, on any number of devices of one type, up to the float rounding
 that batching brings to the greedy path as well.
 
@@ -51,18 +51,18 @@ from transformers import (
 )
 
 from editbench.errors import EditbenchError
-from editbench.records import PARSE_ERROR, Judgement, JudgeRequest
-from editbench.scorers.base import Scorer
-from editbench.scorers.combine import REDUCTIONS
-from editbench.scorers.logits import ForceToken, SeededSampler
-from editbench.scorers.parsing import text_through_prefix
-from editbench.scorers.samples import (
+from editbench.judges.base import Judge
+from editbench.judges.combine import REDUCTIONS
+from editbench.judges.draws import (
     conversation_by_content,
+    draw_seed,
     expected_judgement,
     merge_samples,
     read_reply,
-    sample_seed,
 )
+from editbench.judges.logits import ForceToken, SeededSampler
+from editbench.judges.parsing import text_through_prefix
+from editbench.records import PARSE_ERROR, Judgement, JudgeRequest
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ PIN_PREPARED = True
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
-class Qwen3VLJudge(Scorer):
+class Qwen3VLJudge(Judge):
     """A Qwen3-VL judge loaded with ``AutoModelForImageTextToText``.
 
     ``min_pixels`` / ``max_pixels`` bound the pixel count of every image, through the
@@ -444,7 +444,7 @@ class Qwen3VLJudge(Scorer):
         inputs = self._inputs(batch, [""] * len(batch))
         sampler: list[LogitsProcessor] = []
         if sample is not None:
-            seeds = [sample_seed(conversation_by_content(r.messages), sample) for r in batch]
+            seeds = [draw_seed(conversation_by_content(r.messages), sample) for r in batch]
             sampler.append(SeededSampler(seeds, self.temperature))
         output = self._model.generate(
             **inputs,

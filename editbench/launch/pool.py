@@ -22,7 +22,7 @@ from typing import Any
 import torch.multiprocessing as mp
 from tqdm import tqdm
 
-from editbench.worker import WorkerSpec, worker_main
+from editbench.launch.worker import WorkerSpec, worker_main
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ class PrecomputedEditorSchema:
 
 @dataclass
 class Qwen3VLJudgeSchema:
-    _target_: str = "editbench.scorers.qwen3_vl.Qwen3VLJudge"
+    _target_: str = "editbench.judges.qwen3_vl.Qwen3VLJudge"
     model: str = MISSING  # hub id or local folder
     revision: str | None = None
     dtype: str = "bfloat16"
@@ -72,7 +72,7 @@ class Qwen3VLJudgeSchema:
 
 @dataclass
 class OpenAIJudgeSchema:
-    _target_: str = "editbench.scorers.openai_api.OpenAIJudge"
+    _target_: str = "editbench.judges.openai_api.OpenAIJudge"
     base_url: str = MISSING  # e.g. http://127.0.0.1:8000/v1 (vLLM, SGLang, transformers serve)
     model: str = MISSING
     api_key_env: str | None = "OPENAI_API_KEY"  # the variable holding the key; never logged
@@ -144,7 +144,7 @@ class StoreSchema:
 
 @dataclass
 class TrackingSchema:
-    _target_: str = "editbench.tracking.MlflowTracker"
+    _target_: str = "editbench.results.tracking.MlflowTracker"
     uri: str | None = "sqlite:///outputs/mlflow.db"
     experiment: str = "editbench"
     artifact_root: str | None = "outputs/mlartifacts"

@@ -10,11 +10,11 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from editbench.launcher import Phase, PhaseStats, run_phases
+from editbench.config.validate import Interpreter, Setup
+from editbench.launch.pool import Phase, PhaseStats, run_phases
+from editbench.launch.worker import EDIT, SCORE, WorkerSpec
 from editbench.plan import JudgeTask, Plan, pending
-from editbench.setup import Interpreter, Setup
 from editbench.store import Store
-from editbench.worker import EDIT, SCORE, WorkerSpec
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ up to a capacity that follows two rules, both there to keep every GPU busy:
 - **Ramp.** The first batches grow from :data:`RAMP_START` tasks, doubling up to the judge's
   size. The GPU starts once a small batch's CPU work is done instead of a full one's, and each
   next batch's CPU work (at most twice the last one's) runs while the GPU judges the last one
-  (:mod:`editbench.prefetch`).
+  (:mod:`editbench.launch.prefetch`).
 - **Guided tail.** A worker takes at most its share of what is left, as OpenMP's ``guided``
   schedule does: near the end the batches shrink, so the workers finish together instead of
   one judging a last full batch while the others idle. Each worker holds two batches, the one
-  its GPU judges and the next one, prepared ahead (:mod:`editbench.prefetch`), so a batch's
+  its GPU judges and the next one, prepared ahead (:mod:`editbench.launch.prefetch`), so a batch's
   share is ``ceil(pending / (2 * peers))``. With ``pending / peers``, a worker that prepared
   its next batch early kept work that the others then lacked: the last worker finished about 20
   tasks' time after the rest in a simulation (``tests/test_batching.py``), 5 s after the other

@@ -72,8 +72,8 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any, gate: Any = None) -> 
         )
         from hydra.utils import instantiate
 
+        from editbench.launch.utilization import UtilizationSampler
         from editbench.store import Store
-        from editbench.utilization import UtilizationSampler
 
         log.info("building %s", spec.model_config["_target_"])
         model = instantiate(spec.model_config)  # cheap: imports its libraries, loads nothing
@@ -123,11 +123,11 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any, gate: Any = None) -> 
 
 
 def _judge_batches(judge: Any, tasks: Any, peers: int) -> Iterator[tuple[list[JudgeTask], Any]]:
-    """The judge's batches, each with its CPU work done ahead (see :mod:`editbench.prefetch`),
-    gathered as :mod:`editbench.batching` says; the first one settles the judge's batch size
-    where the judge chooses it from free memory."""
-    from editbench.batching import gathered, judge_capacity
-    from editbench.prefetch import prefetched
+    """The judge's batches, each with its CPU work done ahead (see
+    :mod:`editbench.launch.prefetch`), gathered as :mod:`editbench.launch.batching` says; the
+    first one settles the judge's batch size where the judge chooses it from free memory."""
+    from editbench.launch.batching import gathered, judge_capacity
+    from editbench.launch.prefetch import prefetched
 
     batches = gathered(tasks, judge_capacity(tasks, peers, lambda: judge.batch_size))
     first = next(batches, None)

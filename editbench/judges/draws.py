@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from editbench.judges.combine import combine_criteria, reduce_samples
+from editbench.judges.parsing import parse_criteria, parse_score
 from editbench.records import OK, PARSE_ERROR, Judgement, JudgeRequest
-from editbench.scorers.combine import combine_criteria, reduce_samples
-from editbench.scorers.parsing import parse_criteria, parse_score
 
 
 def conversation_by_content(messages: Sequence[Mapping[str, Any]]) -> str:
@@ -39,7 +39,7 @@ def conversation_by_content(messages: Sequence[Mapping[str, Any]]) -> str:
     return json.dumps(conversation, sort_keys=True, ensure_ascii=False)
 
 
-def sample_seed(conversation: str, index: int) -> int:
+def draw_seed(conversation: str, index: int) -> int:
     """The seed of judge sample ``index`` of a conversation (see
     :func:`conversation_by_content`): a function of the two only."""
     digest = hashlib.sha256(f"{conversation}/{index}".encode()).digest()

@@ -11,11 +11,11 @@ from typing import Any
 import jinja2
 
 from editbench.plan import Plan, pending
+from editbench.results.thumbnails import thumbnail_data_uri
 from editbench.store import Store
-from editbench.thumbnails import thumbnail_data_uri
 
 _TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("editbench", "templates"),
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )

@@ -22,10 +22,10 @@ import torch
 from PIL import Image
 
 from editbench.errors import EditbenchError
+from editbench.judges.combine import COMBINATIONS
+from editbench.judges.parsing import parse_score, text_through_prefix
+from editbench.judges.qwen3_vl import Qwen3VLJudge
 from editbench.records import OK, PARSE_ERROR, Judgement, JudgeRequest
-from editbench.scorers.combine import COMBINATIONS
-from editbench.scorers.parsing import parse_score, text_through_prefix
-from editbench.scorers.qwen3_vl import Qwen3VLJudge
 from editbench.tiny import ensure_tiny_model
 
 MAX_NEW_TOKENS = 12  # enough to exercise generation, short enough for two CPU cores
@@ -192,7 +192,7 @@ def test_max_pixels_changes_what_the_judge_sees(
 def test_fingerprint_holds_what_determines_a_judgement() -> None:
     base = Qwen3VLJudge("org/judge")
     fingerprint = base.fingerprint()
-    assert fingerprint["class"] == "editbench.scorers.qwen3_vl.Qwen3VLJudge"
+    assert fingerprint["class"] == "editbench.judges.qwen3_vl.Qwen3VLJudge"
     json.dumps(fingerprint)
     for changed in (
         Qwen3VLJudge("org/judge", score_mode="generate"),

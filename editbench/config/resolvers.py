@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-SAMPLE_DATA = Path(__file__).parent / "sample_data"
+SAMPLE_DATA = Path(__file__).parents[1] / "sample_data"
 
 
 def _tiny_model(name: str) -> str:

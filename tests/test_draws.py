@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from editbench.records import OK, PARSE_ERROR, REFUSAL, Judgement, JudgeRequest
-from editbench.scorers.samples import (
+from editbench.judges.draws import (
     conversation_by_content,
+    draw_seed,
     entropy,
     expected_judgement,
     merge_samples,
     read_reply,
-    sample_seed,
 )
+from editbench.records import OK, PARSE_ERROR, REFUSAL, Judgement, JudgeRequest
 
 RUBRIC = {"follows": "SC", "keeps": "SC", "looks": "PQ"}
 
@@ -34,7 +34,7 @@ def request_with(image: Path, text: str = "Rate it.") -> JudgeRequest:
 
 def seeds(request: JudgeRequest, count: int = 3) -> list[int]:
     conversation = conversation_by_content(request.messages)
-    return [sample_seed(conversation, index) for index in range(count)]
+    return [draw_seed(conversation, index) for index in range(count)]
 
 
 def test_seeds_follow_the_conversation_and_the_images_content(tmp_path: Path) -> None:
@@ -146,7 +146,7 @@ def test_distributions_are_averaged_over_the_scored_samples() -> None:
 
 def test_samples_need_no_torch() -> None:
     code = (
-        "import sys, editbench.scorers.samples, editbench.scorers.logprobs;"
+        "import sys, editbench.judges.draws, editbench.judges.logprobs;"
         " sys.exit('torch' in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -28,7 +28,7 @@ import jinja2
 from PIL import Image
 
 from editbench.records import OK
-from editbench.thumbnails import thumbnail_data_uri
+from editbench.results.thumbnails import thumbnail_data_uri
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def write_report(
     """Write the HTML report of a run to ``path`` (the file itself, e.g. ``run/report.html``).
 
     ``rows`` are the samples.jsonl records, ``results`` the output of
-    :func:`editbench.aggregate.aggregate` over them (category entries may also carry
+    :func:`editbench.results.aggregate.aggregate` over them (category entries may also carry
     ``criteria``, ``judge_spread_mean`` and ``judge_variance_share``, shown when present), and
     ``details`` the run's description (editor, judge, prompt versions, dataset, time), shown
     as given: it must hold no secret.

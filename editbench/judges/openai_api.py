@@ -8,7 +8,7 @@ Score modes (see DESIGN.md, "Scores"):
   one), and a reply it cannot read with certainty is a ``parse_error``.
 - ``expected``: the reply comes with ``logprobs``, and the distribution over 0..10 is read at
   the score position, the first non-blank token after the score prefix that the judge writes
-  (:func:`editbench.scorers.logprobs.score_distribution` says how, "10" included).
+  (:func:`editbench.judges.logprobs.score_distribution` says how, "10" included).
 
   The score is read from the judge's own reply rather than from an assistant turn prefilled
   with the prefix: prefilling needs ``continue_final_message``, a vLLM extension that the
@@ -19,7 +19,7 @@ Score modes (see DESIGN.md, "Scores"):
 
 Repeated judging (``num_samples`` > 1, ``temperature`` > 0) sends each request that many
 times, each with the ``seed`` of its sample, and reduces the scores as the local judge does
-(:mod:`editbench.scorers.samples`).
+(:mod:`editbench.judges.draws`).
 
 A server that returns no logprobs (``transformers serve`` ignores the request for them) gives
 ``parse_error`` with "server returned no logprobs"; nothing falls back to ``generate``.
@@ -49,6 +49,16 @@ from openai.types.chat import ChatCompletion
 from PIL import Image
 
 from editbench.errors import EditbenchError
+from editbench.judges.base import Judge
+from editbench.judges.combine import REDUCTIONS
+from editbench.judges.draws import (
+    conversation_by_content,
+    draw_seed,
+    expected_judgement,
+    merge_samples,
+    read_reply,
+)
+from editbench.judges.logprobs import Unreadable, score_distribution
 from editbench.records import (
     API_ERROR,
     CONTENT_FILTER,
@@ -56,16 +66,6 @@ from editbench.records import (
     REFUSAL,
     Judgement,
     JudgeRequest,
-)
-from editbench.scorers.base import Scorer
-from editbench.scorers.combine import REDUCTIONS
-from editbench.scorers.logprobs import Unreadable, score_distribution
-from editbench.scorers.samples import (
-    conversation_by_content,
-    expected_judgement,
-    merge_samples,
-    read_reply,
-    sample_seed,
 )
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ EXPECTED_REPLY_TOKENS = 16
 _FATAL_ERRORS = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
 
 
-class OpenAIJudge(Scorer):
+class OpenAIJudge(Judge):
     """A judge served over the OpenAI chat completions protocol.
 
     Each request is sent ``num_samples`` times (at ``temperature``, each with its own
@@ -225,7 +225,7 @@ class OpenAIJudge(Scorer):
             for message in request.messages
         ]
         conversation = conversation_by_content(request.messages)
-        return messages, [sample_seed(conversation, index) for index in range(self.num_samples)]
+        return messages, [draw_seed(conversation, index) for index in range(self.num_samples)]
 
     def _api_part(self, part: dict[str, Any]) -> dict[str, Any]:
         """A message part in the API's format: an image goes inline as a PNG data URL."""

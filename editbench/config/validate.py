@@ -13,12 +13,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
-from editbench.devices import resolve_devices
+from editbench.config.devices import resolve_devices
 from editbench.editors.base import Editor
 from editbench.errors import EditbenchError
+from editbench.judges.base import Judge
 from editbench.prompts import check_prompts, check_rubrics
 from editbench.records import CATEGORIES, Sample
-from editbench.scorers.base import Scorer
 
 # Keys of the editor / scorer config that tell the launcher how to run the model; they are
 # not constructor arguments.
@@ -50,7 +50,7 @@ class Setup:
     editor_python: Interpreter | None  # None: workers run under this interpreter
     judge_python: Interpreter | None
     editor: Editor  # built from editor_config, loaded by no one: for its fingerprint and checks
-    judge: Scorer
+    judge: Judge
 
 
 def validate(cfg: DictConfig) -> Setup:

@@ -17,8 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from editbench.bootstrap import bootstrap_means, category_rng, percentile_interval, two_sided_p
 from editbench.records import OK
+from editbench.results.bootstrap import (
+    bootstrap_means,
+    category_rng,
+    percentile_interval,
+    two_sided_p,
+)
 
 
 def aggregate(

@@ -9,7 +9,7 @@ from typing import Any
 from editbench.records import Judgement, JudgeRequest
 
 
-class Scorer(ABC):
+class Judge(ABC):
     """A judge. Construction is cheap and loads nothing; a worker calls :meth:`start` and
     :meth:`load` once, :meth:`fit_batch_size` on the first requests it gets, then, for every
     batch, :meth:`prepare` (on a background thread, while the judge scores the batch before)

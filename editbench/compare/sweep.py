@@ -1,0 +1,105 @@
+"""Sweeps: one MLflow parent run per Hydra multirun, its jobs nested under it, and at the end a
+table of the jobs and each job's comparison with the first."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from editbench.results.tracking import PARENT_RUN_ENV, MlflowTracker
+
+
+class MlflowSweepCallback(Callback):
+    """Opens a parent MLflow run for a Hydra multirun; each job's run is nested under it."""
+
+    def __init__(self) -> None:
+        self.tracker: MlflowTracker | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        tracker = instantiate(config.tracking)
+        if not isinstance(tracker, MlflowTracker):
+            return
+        sweep = config.hydra.sweep.dir
+        tracker.start(f"sweep {Path(sweep).name}", {"editbench.sweep_dir": str(sweep)}, {})
+        os.environ[PARENT_RUN_ENV] = tracker.run_id
+        self.tracker = tracker
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.tracker is None:
+            return
+        try:
+            summarize_sweep(self.tracker)
+        finally:
+            self.tracker.finish("FINISHED")
+            os.environ.pop(PARENT_RUN_ENV, None)
+
+
+def summarize_sweep(tracker: MlflowTracker) -> None:
+    """Give a sweep's parent run a table of its jobs (tags and score metrics) and the best
+    job's overall score, so the parent alone tells how the sweep went."""
+    client, parent = tracker.client, tracker.run_id
+    jobs = client.search_runs(
+        [tracker.experiment_id()],
+        filter_string=f"tags.mlflow.parentRunId = '{parent}'",
+        order_by=["attributes.start_time ASC"],
+    )
+    if not jobs:
+        return
+    rows = [
+        {
+            "run": job.info.run_name,
+            "run_id": job.info.run_id,
+            "status": job.info.status,
+            **{
+                k.removeprefix("editbench."): v
+                for k, v in job.data.tags.items()
+                if k.startswith("editbench.")
+            },
+            **{
+                k: v
+                for k, v in job.data.metrics.items()
+                if k.startswith("score/") and k.endswith(("mean", "overall"))
+            },
+        }
+        for job in jobs
+    ]
+    columns = sorted(
+        {key for row in rows for key in row}, key=lambda k: (k.startswith("score/"), k)
+    )
+    client.log_table(
+        parent,
+        data={c: [row.get(c) for row in rows] for c in columns},
+        artifact_file="sweep_table.json",
+    )
+    scored = [row for row in rows if row.get("score/overall") is not None]
+    if scored:
+        best = max(scored, key=lambda row: row["score/overall"])
+        client.log_metric(parent, "best/score/overall", best["score/overall"])
+        client.set_tag(parent, "editbench.best_run", best["run"])
+    client.log_metric(parent, "sweep/jobs", len(rows))
+    _compare_to_first_job(tracker, [job for job in jobs if job.info.status == "FINISHED"])
+
+
+def _compare_to_first_job(tracker: MlflowTracker, jobs: list[Any]) -> None:
+    """Log on every job after the first its paired comparison with the first job
+    (``compare/vs_first_job/<category>/diff``, interval, p-value, and the comparison pages), so
+    MLflow's run comparison view shows how sure each difference is."""
+    from editbench.compare import compare_runs, load_run, log_comparison, write_comparison
+
+    if len(jobs) < 2:
+        return
+    first = load_run(jobs[0].info.run_id, tracker.uri)
+    for job in jobs[1:]:
+        other = load_run(job.info.run_id, tracker.uri)
+        comparison = compare_runs(first.rows, other.rows)
+        with tempfile.TemporaryDirectory() as folder:
+            files = write_comparison(Path(folder), comparison, first.name, other.name)
+            log_comparison(
+                tracker.client, job.info.run_id, comparison, files, "compare/vs_first_job"
+            )
