@@ -17,7 +17,7 @@ register_resolvers()
 log = logging.getLogger("editbench")
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path="pkg://editbench.conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     # Imported here so that --help and config errors stay fast.
     from editbench.errors import EditbenchError
