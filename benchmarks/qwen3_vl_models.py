@@ -208,7 +208,12 @@ def check_params(name: str, model: torch.nn.Module) -> int:
 
 class RandomWeightsQwen3VLJudge(Qwen3VLJudge):
     """:class:`Qwen3VLJudge` with random weights: the architecture of ``model`` (a folder from
-    :func:`write_checkpoint`) built on the judge's device instead of read from disk."""
+    :func:`write_checkpoint`) built on the judge's device instead of read from disk.
+
+    Its judgements are not the checkpoint's, so it has a name of its own: the store never mixes
+    them with a real judge's."""
+
+    name = "qwen3_vl_random_weights"
 
     def read_model(self, placement: dict[str, Any]) -> torch.nn.Module:
         device = placement["device_map"]

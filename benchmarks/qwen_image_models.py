@@ -245,7 +245,12 @@ class RandomWeightsQwenImageEditor(DiffusersEditor):
     tokenizer spells the system prompt in more tokens than the real one, the pipeline's prompt
     drop is set to that prompt's length, so the transformer sees as many text tokens as with
     the real tokenizer (the text encoder still sees the longer system prompt).
+
+    Its edits are not the checkpoint's, so it has a name of its own: the store never mixes them
+    with a real editor's.
     """
+
+    name = "diffusers_random_weights"
 
     def read_pipeline(self, device: str) -> Any:
         pipeline_class = getattr(diffusers, self.pipeline)

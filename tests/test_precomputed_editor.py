@@ -145,7 +145,7 @@ def test_fingerprint_changes_when_a_file_changes_and_not_otherwise(tmp_path: Pat
     write_image(tmp_path / "b.png", color="blue")
     replaced = PrecomputedEditor(str(tmp_path)).fingerprint()
     assert replaced != before
-    assert replaced["class"] == "editbench.editors.precomputed.PrecomputedEditor"
+    assert replaced["name"] == "precomputed"
     assert replaced["root"] == str(tmp_path.resolve())
 
     (tmp_path / "b.png").rename(tmp_path / "c.png")
@@ -159,7 +159,7 @@ def test_fingerprint_is_computed_once_per_editor(tmp_path: Path) -> None:
 
     write_image(tmp_path / "a.png", color="blue")
 
-    assert editor.fingerprint() is first
+    assert editor.fingerprint() == first  # the file changed since: no second reading
 
 
 def test_root_must_be_a_folder(tmp_path: Path) -> None:

@@ -1,7 +1,10 @@
-"""``python -m editbench.store list|verify|prune`` on a small store made by hand."""
+"""``python -m editbench.store list|verify|prune|migrate`` on small stores made by hand, and
+migrate on a store of a real run."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -11,7 +14,8 @@ import pytest
 from PIL import Image
 
 from editbench.errors import EditbenchError
-from editbench.store import Store, content_hash
+from editbench.run import run
+from editbench.store import FORMAT_FILE, Store, content_hash, edit_key
 from editbench.store.admin import (
     FingerprintGroup,
     format_bytes,
@@ -22,15 +26,17 @@ from editbench.store.admin import (
     summarize,
     verify,
 )
+from editbench.store.migrate import apply, plan_migration
 
 EDITOR_A = {
-    "class": "editbench.editors.diffusers_editor.DiffusersEditor",
+    "name": "diffusers",
+    "version": 1,
     "model": "org/edit-a",
     "pipeline": "QwenImageEditPipeline",
     "num_inference_steps": 2,
 }
-EDITOR_B = {"class": "editbench.editors.precomputed.PrecomputedEditor", "root": "/data/edits-b"}
-JUDGE_GENERATE = {"class": "editbench.judges.qwen3_vl.Qwen3VLJudge", "model": "org/judge"}
+EDITOR_B = {"name": "precomputed", "version": 1, "root": "/data/edits-b"}
+JUDGE_GENERATE = {"name": "qwen3_vl", "version": 1, "model": "org/judge"}
 JUDGE_EXPECTED = {**JUDGE_GENERATE, "score_mode": "expected"}
 EDITOR_A_ID, EDITOR_B_ID = content_hash(EDITOR_A), content_hash(EDITOR_B)
 JUDGE_GENERATE_ID, JUDGE_EXPECTED_ID = content_hash(JUDGE_GENERATE), content_hash(JUDGE_EXPECTED)
@@ -110,7 +116,8 @@ def test_summary_counts_edits_per_editor_and_judgements_per_judge_by_status(stor
     assert editors[EDITOR_A_ID].bytes == sum(
         path.stat().st_size for path in edit_files(store, EDITOR_A)
     )
-    assert editors[EDITOR_A_ID].class_name == "DiffusersEditor/QwenImageEditPipeline"
+    assert editors[EDITOR_A_ID].label == "diffusers v1/QwenImageEditPipeline"
+    assert editors[EDITOR_B_ID].label == "precomputed v1"
     assert editors[EDITOR_B_ID].model == "/data/edits-b"  # a precomputed editor's folder
 
     judges = {group.id: group for group in summary.judges}
@@ -124,7 +131,8 @@ def test_list_cli_prints_a_table_and_the_same_as_json(store: Store, tmp_path: Pa
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     row_a = next(line for line in lines if line.startswith(EDITOR_A_ID[:12]))
-    assert "org/edit-a" in row_a and "DiffusersEditor/QwenImageEditPipeline" in row_a
+    assert "org/edit-a" in row_a and "diffusers v1/QwenImageEditPipeline" in row_a
+    assert lines[lines.index("editors") + 1].split()[:3] == ["id", "model", "name"]
     assert row_a.split()[-3] == "3"  # edits, then size in two words
     row_generate = next(line for line in lines if line.startswith(JUDGE_GENERATE_ID[:12]))
     assert row_generate.endswith("ok 4, parse_error 1")
@@ -136,6 +144,10 @@ def test_list_cli_prints_a_table_and_the_same_as_json(store: Store, tmp_path: Pa
     editors = {editor["short_id"]: editor for editor in listing["editors"]}
     assert editors[EDITOR_B_ID[:12]]["count"] == 2
     assert editors[EDITOR_B_ID[:12]]["fingerprint"] == EDITOR_B
+    assert (editors[EDITOR_B_ID[:12]]["name"], editors[EDITOR_B_ID[:12]]["version"]) == (
+        "precomputed",
+        1,
+    )
 
 
 def test_list_counts_unreadable_records_apart(store: Store):
@@ -266,13 +278,13 @@ def test_prune_judge_removes_only_its_judgements(store: Store):
 
 def test_id_must_name_exactly_one_fingerprint():
     groups = [
-        FingerprintGroup("abcdef01" + "0" * 56, {"class": "x.One", "model": "m1"}),
-        FingerprintGroup("abcdef02" + "0" * 56, {"class": "x.Two", "model": "m2"}),
+        FingerprintGroup("abcdef01" + "0" * 56, {"name": "one", "version": 1, "model": "m1"}),
+        FingerprintGroup("abcdef02" + "0" * 56, {"name": "two", "version": 2, "model": "m2"}),
     ]
     assert resolve(groups, "abcdef02", "editor") is groups[1]
     with pytest.raises(
         EditbenchError,
-        match=r"'abcdef' matches 2 fingerprints: abcdef010000 \(m1, One\); abcdef020000 \(m2, ",
+        match=r"'abcdef' matches 2 fingerprints: abcdef010000 \(m1, one v1\); abcdef020000 \(m2",
     ):
         resolve(groups, "abcdef", "editor")
     with pytest.raises(EditbenchError, match="'abcde' is too short; expected at least 6"):
@@ -300,3 +312,273 @@ def test_cli_errors_are_one_line_naming_the_value(store: Store, tmp_path: Path):
     ]
     with pytest.raises(EditbenchError, match="holds neither edits/ nor judgements/"):
         open_store(tmp_path)
+
+
+# --- format and migrate ----------------------------------------------------------------------
+
+FORMAT1_EDITOR = {**EDITOR_A, "class": "editbench.editors.diffusers_editor.DiffusersEditor"}
+del FORMAT1_EDITOR["name"], FORMAT1_EDITOR["version"]
+FORMAT1_JUDGE = {"class": "editbench.scorers.qwen3_vl.Qwen3VLJudge", "model": "org/judge"}
+
+
+def write_format1_edit(root: Path, editor: dict, sample_id: str) -> str:
+    """An edit as the earlier editbench stored it, its editor named by module path."""
+    fields = {
+        "sample_id": sample_id,
+        "source_sha256": hashlib.sha256(sample_id.encode()).hexdigest(),
+        "instruction": f"paint {sample_id} blue",
+        "seed": 7,
+    }
+    key = content_hash({"editor": editor, **fields})
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), tuple(bytes.fromhex(key[:6]))).save(buffer, format="PNG")
+    folder = root / "edits" / key[:2]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{key}.png").write_bytes(buffer.getvalue())
+    record = {
+        **fields,
+        "editor": editor,
+        "key": key,
+        "image_sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
+    }
+    (folder / f"{key}.json").write_text(json.dumps(record))
+    return key
+
+
+def write_format1_judgement(root: Path, edit_key: str, judge: dict) -> Path:
+    key = content_hash({"edit_key": edit_key, "judge": judge})
+    path = root / "judgements" / key[:2] / f"{key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"key": key, "edit_key": edit_key, "judge": judge, "status": "ok", "score": 6.0}
+    path.write_text(json.dumps(record))
+    return path
+
+
+@pytest.fixture
+def format1_root(tmp_path: Path) -> Path:
+    """Three edits of one diffusers editor, each judged once, as the earlier editbench left them."""
+    root = tmp_path / "old-store"
+    for sample_id in ("s1", "s2", "s3"):
+        write_format1_judgement(
+            root, write_format1_edit(root, FORMAT1_EDITOR, sample_id), FORMAT1_JUDGE
+        )
+    return root
+
+
+def new_key(record: dict) -> str:
+    """The key this editbench gives a format-1 edit record's edit."""
+    settings = {k: v for k, v in record["editor"].items() if k != "class"}
+    return edit_key(
+        {"name": "diffusers", "version": 1, **settings},
+        *(record[field] for field in ("sample_id", "source_sha256", "instruction", "seed")),
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["list"],
+        ["list", "--json"],
+        ["verify"],
+        ["verify", "--delete"],
+        ["prune", "--judge", "abcdef"],
+    ],
+)
+def test_every_command_refuses_a_format1_store(format1_root: Path, tmp_path: Path, command):
+    before = files_of_root(format1_root)
+    result = store_cli(command[0], "--root", str(format1_root), *command[1:], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"editbench.store: error: store {format1_root} was written by an earlier editbench "
+        "(format 1, which named each editor and judge by its module path): none of its keys "
+        "would be reached. Use a new store (store.root=... for a run), or re-key its edits with "
+        f"`python -m editbench.store migrate --root {format1_root}` (its judgements are redone)"
+    ]
+    assert files_of_root(format1_root) == before
+
+
+def test_commands_name_a_damaged_format_file(store: Store, tmp_path: Path):
+    (store.root / FORMAT_FILE).write_text("format 2")
+    for command in ("list", "verify", "migrate"):
+        result = store_cli(command, "--root", str(store.root), cwd=tmp_path)
+        assert result.returncode == 2
+        assert result.stderr.startswith(
+            f"editbench.store: error: store format file {store.root / FORMAT_FILE} is not JSON"
+        ), result.stderr
+
+
+def files_of_root(root: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in root.rglob("*") if path.is_file()}
+
+
+def test_migrate_rekeys_every_edit_and_sets_the_judgements_aside(
+    format1_root: Path, tmp_path: Path
+):
+    before = files_of_root(format1_root)
+    old_records = [json.loads(p.read_text()) for p in format1_root.glob("edits/*/*.json")]
+    dry = store_cli("migrate", "--root", str(format1_root), "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "would re-key 3 edits (diffusers 3)" in dry.stdout
+    assert "would move 3 judgements to format1-judgements/" in dry.stdout
+    assert files_of_root(format1_root) == before
+
+    result = store_cli("migrate", "--root", str(format1_root), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "re-keyed 3 edits (diffusers 3)" in result.stdout
+    assert "moved 3 judgements to format1-judgements/" in result.stdout
+    store = Store(format1_root)  # format 2 now
+    for old in old_records:
+        record = store.read_edit(new_key(old))
+        assert record is not None
+        assert record["editor"] == {**EDITOR_A, "name": "diffusers", "version": 1}
+        assert (
+            store.edit_image_path(new_key(old)).read_bytes()
+            == before[format1_root / "edits" / old["key"][:2] / f"{old['key']}.png"]
+        )
+        assert {k: v for k, v in record.items() if k not in ("editor", "key")} == {
+            k: v for k, v in old.items() if k not in ("editor", "key")
+        }
+    assert len(list(format1_root.glob("edits/*/*"))) == 6  # the old files are gone
+    assert not (format1_root / "judgements").exists()
+    assert len(list(format1_root.glob("format1-judgements/*/*.json"))) == 3
+    assert verify(store).problems == []
+    assert [group.label for group in summarize(store).editors] == [
+        "diffusers v1/QwenImageEditPipeline"
+    ]
+
+    again = store_cli("migrate", "--root", str(format1_root), cwd=tmp_path)
+    assert again.returncode == 2
+    assert f"store {format1_root} has format 2 already; nothing to migrate" in again.stderr
+
+
+def test_migrate_leaves_a_torn_edit_and_says_so(format1_root: Path, tmp_path: Path):
+    torn = sorted(format1_root.glob("edits/*/*.png"))[0]
+    torn.write_bytes(torn.read_bytes()[:30])
+    migration = plan_migration(format1_root)
+    assert len(migration.rekeys) == 2
+    assert migration.left == [
+        (torn.with_suffix(".json"), "image is missing or does not match the record's image_sha256")
+    ]
+    apply(migration)
+    assert torn.with_suffix(".json").is_file()  # verify --delete removes it; a run redoes it
+    assert "1 edits cannot be re-keyed: no run reads them" in migration.format(dry_run=False)
+    store = Store(format1_root)
+    [left] = [group for group in summarize(store).editors if group.label.startswith("?")]
+    assert [entry.key for entry in left.entries] == [torn.stem]
+    pruning = plan_prune(store, "editor", left.id[:8])
+    assert remove(pruning.files) and verify(store).problems == []
+
+
+def test_migrate_refuses_an_unknown_editor_class_until_it_is_named(
+    format1_root: Path, tmp_path: Path
+):
+    mine = {"class": "mypkg.editors.MyEditor", "model": "org/mine"}
+    old_key = write_format1_edit(format1_root, mine, "s9")
+    before = files_of_root(format1_root)
+    result = store_cli("migrate", "--root", str(format1_root), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "mypkg.editors.MyEditor (1 edits)" in result.stderr
+    assert "--name CLASS=NAME" in result.stderr
+    assert files_of_root(format1_root) == before
+
+    bad = store_cli(
+        "migrate",
+        "--root",
+        str(format1_root),
+        "--name",
+        "mypkg.editors.MyEditor=My.Editor",
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 2 and "'My.Editor'" in bad.stderr
+
+    named = store_cli(
+        "migrate",
+        "--root",
+        str(format1_root),
+        "--name",
+        "mypkg.editors.MyEditor=mine",
+        cwd=tmp_path,
+    )
+    assert named.returncode == 0, named.stderr
+    assert "re-keyed 4 edits (diffusers 3, mine 1)" in named.stdout
+    record = json.loads(before[format1_root / "edits" / old_key[:2] / f"{old_key}.json"])
+    fields = [record[field] for field in ("sample_id", "source_sha256", "instruction", "seed")]
+    key = edit_key({"name": "mine", "version": 1, "model": "org/mine"}, *fields)
+    assert Store(format1_root).read_edit(key) is not None
+
+
+def test_an_interrupted_migrate_is_refused_by_runs_and_finished_by_migrate(
+    format1_root: Path, monkeypatch: pytest.MonkeyPatch
+):
+    old_records = [json.loads(p.read_text()) for p in format1_root.glob("edits/*/*.json")]
+    calls = []
+
+    def crash(path: Path, record: dict) -> None:
+        calls.append(path)
+        raise KeyboardInterrupt  # after the first edit's image moved, before its record
+
+    monkeypatch.setattr("editbench.store.migrate.atomic_write_json", crash)
+    with pytest.raises(KeyboardInterrupt):
+        apply(plan_migration(format1_root))
+    assert len(calls) == 1 and calls[0].with_suffix(".png").is_file()
+    with pytest.raises(EditbenchError, match="earlier editbench"):
+        Store(format1_root)
+
+    monkeypatch.undo()
+    migration = plan_migration(format1_root)
+    assert (len(migration.rekeys), migration.done, migration.left) == (3, 0, [])
+    apply(migration)
+    store = Store(format1_root)
+    assert all(store.read_edit(new_key(old)) is not None for old in old_records)
+    assert len(list(format1_root.glob("edits/*/*"))) == 6
+    assert len(list(format1_root.glob("format1-judgements/*/*.json"))) == 3
+
+
+def to_format1(root: Path) -> None:
+    """Turn a store of a real run into the one the earlier editbench would have left: each
+    fingerprint named by module path, each edit under the key that gave."""
+    (root / FORMAT_FILE).unlink()
+    for record_path in list(root.glob("edits/*/*.json")):
+        record = json.loads(record_path.read_text())
+        settings = {k: v for k, v in record["editor"].items() if k not in ("name", "version")}
+        editor = {"class": "editbench.editors.diffusers_editor.DiffusersEditor", **settings}
+        fields = [record[field] for field in ("sample_id", "source_sha256", "instruction", "seed")]
+        key = edit_key(editor, *fields)
+        target = root / "edits" / key[:2] / f"{key}.json"
+        target.parent.mkdir(exist_ok=True)
+        record_path.with_suffix(".png").rename(target.with_suffix(".png"))
+        target.write_text(json.dumps({**record, "editor": editor, "key": key}))
+        record_path.unlink()
+    for record_path in root.glob("judgements/*/*.json"):
+        record = json.loads(record_path.read_text())
+        settings = {k: v for k, v in record["judge"].items() if k not in ("name", "version")}
+        judge = {"class": "editbench.scorers.qwen3_vl.Qwen3VLJudge", **settings}
+        record_path.write_text(json.dumps({**record, "judge": judge}))
+
+
+def test_a_migrated_store_of_a_real_run_gives_the_rerun_every_edit(compose_config, tmp_path):
+    cfg = compose_config("experiment=demo", "tracking=none", "dataset.limit=2")
+    first = run(cfg, tmp_path / "first")
+    assert first["work"]["edits_done"] == 2
+    to_format1(tmp_path / "store")
+    with pytest.raises(EditbenchError, match="earlier editbench"):
+        run(cfg, tmp_path / "refused")
+
+    result = store_cli("migrate", "--root", str(tmp_path / "store"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    second = run(cfg, tmp_path / "second")
+    assert second["work"] == {
+        "edits_done": 0,
+        "edits_reused": 2,
+        "judgements_done": 2,
+        "judgements_reused": 0,
+    }
+    # The same edits, judged again: the same scores, up to the rounding of another batch.
+    rows = {
+        name: [json.loads(line) for line in (tmp_path / name / "samples.jsonl").open()]
+        for name in ("first", "second")
+    }
+    assert [row["edit_key"] for row in rows["second"]] == [row["edit_key"] for row in rows["first"]]
+    assert [row["score"] for row in rows["second"]] == pytest.approx(
+        [row["score"] for row in rows["first"]], abs=1e-5
+    )

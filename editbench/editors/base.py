@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from PIL import Image
 
 from editbench.records import EditRequest
+from editbench.store.identity import Declared
 
 
-class Editor(ABC):
+class Editor(Declared):
     """An instruction-based image editor.
 
     Construction is cheap and loads nothing: the parent process builds editors to read their
     fingerprint; a worker calls :meth:`load` once, then :meth:`edit` on batches.
+
+    Each concrete editor declares a stable ``name`` and a ``version`` (bumped when its edits
+    change for the same settings) and returns its :meth:`settings`; the store keys its edits by
+    the fingerprint built from the three (see :class:`~editbench.store.identity.Declared`).
 
     ``step_callback``, when a worker sets it, is called as ``step_callback(step, total_steps)``
     after every denoising step, for live progress.
@@ -24,9 +29,10 @@ class Editor(ABC):
     step_callback: Callable[[int, int], None] | None = None
 
     @abstractmethod
-    def fingerprint(self) -> dict[str, Any]:
-        """Everything that determines an edit's pixels besides the request (JSON-serialisable):
-        class, model id or path, revision, dtype, every generation parameter."""
+    def settings(self) -> dict[str, Any]:
+        """Everything besides the request and the declared name and version that determines an
+        edit's pixels (JSON-serialisable): model id or path, revision, dtype, every generation
+        parameter."""
 
     def check(self, requests: Sequence[EditRequest]) -> None:
         """Raise :class:`~editbench.errors.EditbenchError` naming any request this editor cannot

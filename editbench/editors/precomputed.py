@@ -36,6 +36,9 @@ class PrecomputedEditor(Editor):
     never called. The folder is listed once per instance, on first use.
     """
 
+    name = "precomputed"
+    version = 1
+
     def __init__(self, root: str) -> None:
         path = Path(root).expanduser()
         if not path.is_dir():
@@ -46,12 +49,12 @@ class PrecomputedEditor(Editor):
             )
         self.root = path.resolve()
         self._files: dict[str, list[str]] | None = None  # id -> matching file names
-        self._fingerprint: dict[str, Any] | None = None
+        self._settings: dict[str, Any] | None = None
 
-    def fingerprint(self) -> dict[str, Any]:
-        """Class, folder, and a digest of every image file's name and bytes, so that replacing
-        any file changes every edit key and no stale judgement is reused."""
-        if self._fingerprint is None:
+    def settings(self) -> dict[str, Any]:
+        """The folder, and a digest of every image file's name and bytes, so that replacing any
+        file changes every edit key and no stale judgement is reused."""
+        if self._settings is None:
             # Reads every byte, once per instance (the parent, then each edit worker): ~1000
             # edits of ~1 MB hash in about a second on one core from the page cache (measured:
             # 1.1 s for 1000 x 1 MiB); a cold or network disk adds its read time. Sizes and
@@ -59,12 +62,11 @@ class PrecomputedEditor(Editor):
             # keeps the size.
             names = sorted(name for matches in self._index().values() for name in matches)
             files = [[name, file_sha256(self.root / name)] for name in names]
-            self._fingerprint = {
-                "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            self._settings = {
                 "root": str(self.root),
                 "files_sha256": hashlib.sha256(json.dumps(files).encode()).hexdigest(),
             }
-        return self._fingerprint
+        return self._settings
 
     def check(self, requests: Sequence[EditRequest]) -> None:
         """Raise :class:`EditbenchError` listing every request without exactly one readable image

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
 from editbench.records import Judgement, JudgeRequest
+from editbench.store.identity import Declared
 
 
-class Judge(ABC):
+class Judge(Declared):
     """A judge. Construction is cheap and loads nothing; a worker calls :meth:`start` and
     :meth:`load` once, :meth:`fit_batch_size` on the first requests it gets, then, for every
     batch, :meth:`prepare` (on a background thread, while the judge scores the batch before)
-    and :meth:`score`, and :meth:`close` at the end."""
+    and :meth:`score`, and :meth:`close` at the end.
+
+    Each concrete judge declares a stable ``name`` and a ``version`` (bumped when its
+    judgements change for the same settings) and returns its :meth:`settings`; the store keys
+    its judgements by the fingerprint built from the three (see
+    :class:`~editbench.store.identity.Declared`)."""
 
     # Requests a worker hands to one score() call: fixed, or the most it may take until
     # fit_batch_size has settled it.
     batch_size: int = 1
 
     @abstractmethod
-    def fingerprint(self) -> dict[str, Any]:
-        """Everything that determines a judgement besides the request (JSON-serialisable):
-        class, model id or endpoint, revision, dtype, score mode, decoding parameters."""
+    def settings(self) -> dict[str, Any]:
+        """Everything besides the request and the declared name and version that determines a
+        judgement (JSON-serialisable): model id or endpoint, revision, dtype, score mode,
+        decoding parameters."""
 
     def start(self, devices: Sequence[str]) -> None:
         """Start what the judge needs besides its model and that takes no device memory

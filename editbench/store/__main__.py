@@ -1,4 +1,5 @@
-"""``python -m editbench.store {list,verify,prune}``: look after a store (the work is in admin)."""
+"""``python -m editbench.store {list,verify,prune,migrate}``: look after a store (the work is in
+admin and migrate)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from editbench.store.admin import (
     summarize,
     verify,
 )
+from editbench.store.migrate import apply, parse_names, plan_migration
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +56,14 @@ def _prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    migration = plan_migration(args.root, parse_names(args.name))
+    if not args.dry_run:
+        apply(migration)
+    print(migration.format(args.dry_run))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(add_help=False)
     root.add_argument(
@@ -61,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser = argparse.ArgumentParser(
         prog="python -m editbench.store",
-        description="List, verify and prune the keyed store of edits and judgements. "
+        description="List, verify, prune and migrate the keyed store of edits and judgements. "
         "Run while no run writes to the store.",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -92,6 +102,23 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print what would go; remove nothing"
     )
     pruning.set_defaults(command=_prune)
+
+    migrating = commands.add_parser(
+        "migrate",
+        parents=[root],
+        help="re-key a store written by an earlier editbench (format 1) to this one's format",
+    )
+    migrating.add_argument(
+        "--name",
+        metavar="CLASS=NAME",
+        action="append",
+        default=[],
+        help="the name an editor class unknown to migrate declares now (repeatable)",
+    )
+    migrating.add_argument(
+        "--dry-run", action="store_true", help="print what would change; change nothing"
+    )
+    migrating.set_defaults(command=_migrate)
     return parser
 
 

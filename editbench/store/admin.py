@@ -26,7 +26,14 @@ MIN_PREFIX = 6  # fewest characters of an id that `prune` accepts
 
 
 def open_store(root: str | Path) -> Store:
-    """The store at ``root``; :class:`EditbenchError` if ``root`` is not a store folder."""
+    """The store at ``root``; :class:`EditbenchError` if ``root`` is not a store folder or is a
+    store of another format."""
+    check_store_folder(root)
+    return Store(root)
+
+
+def check_store_folder(root: str | Path) -> None:
+    """Raise :class:`EditbenchError` unless ``root`` is a folder holding edits/ or judgements/."""
     path = Path(root)
     if not path.is_dir():
         state = "is not a directory" if path.exists() else "does not exist"
@@ -38,7 +45,6 @@ def open_store(root: str | Path) -> Store:
             f"store root {str(root)!r} holds neither edits/ nor judgements/; expected the folder "
             "a run's store.root names"
         )
-    return Store(path)
 
 
 @dataclass(frozen=True)
@@ -51,17 +57,17 @@ class Entry:
     bytes: int  # their total size when read
 
 
-def edit_entries(store: Store) -> Iterator[Entry]:
-    """Every edit that has a record, in key order."""
-    for record_path in sorted((store.root / "edits").glob("*/*.json")):
+def edit_entries(root: Path) -> Iterator[Entry]:
+    """Every edit under store root ``root`` that has a record, in key order."""
+    for record_path in sorted((root / "edits").glob("*/*.json")):
         image = record_path.with_suffix(".png")
         files = (record_path, image) if image.is_file() else (record_path,)
         yield _entry(files)
 
 
-def judgement_entries(store: Store) -> Iterator[Entry]:
-    """Every judgement, in key order."""
-    for record_path in sorted((store.root / "judgements").glob("*/*.json")):
+def judgement_entries(root: Path) -> Iterator[Entry]:
+    """Every judgement under store root ``root``, in key order."""
+    for record_path in sorted((root / "judgements").glob("*/*.json")):
         yield _entry((record_path,))
 
 
@@ -100,9 +106,10 @@ class FingerprintGroup:
         return self.fingerprint.get("model") or self.fingerprint.get("root")
 
     @property
-    def class_name(self) -> str:
-        """The class's own name, then the diffusers pipeline's when there is one."""
-        name = str(self.fingerprint.get("class", "?")).rsplit(".", 1)[-1]
+    def label(self) -> str:
+        """The declared name and version, then the diffusers pipeline when there is one:
+        ``diffusers v1/QwenImageEditPipeline``."""
+        name = f"{self.fingerprint.get('name', '?')} v{self.fingerprint.get('version', '?')}"
         pipeline = self.fingerprint.get("pipeline")
         return f"{name}/{pipeline}" if pipeline else name
 
@@ -117,14 +124,14 @@ class FingerprintGroup:
         return dict(counts.most_common())
 
     def describe(self) -> str:
-        return f"{self.short_id} ({self.model}, {self.class_name})"
+        return f"{self.short_id} ({self.model}, {self.label})"
 
 
 def group_by_fingerprint(
     entries: Iterable[Entry], kind: Kind
 ) -> tuple[list[FingerprintGroup], int]:
     """Entries grouped by the hash of their record's ``kind`` fingerprint, ordered by model,
-    class and id; and how many entries have no readable fingerprint."""
+    label and id; and how many entries have no readable fingerprint."""
     groups: dict[str, FingerprintGroup] = {}
     unreadable = 0
     for entry in entries:
@@ -134,7 +141,7 @@ def group_by_fingerprint(
             continue
         group_id = content_hash(fingerprint)
         groups.setdefault(group_id, FingerprintGroup(group_id, fingerprint)).entries.append(entry)
-    ordered = sorted(groups.values(), key=lambda g: (str(g.model), g.class_name, g.id))
+    ordered = sorted(groups.values(), key=lambda g: (str(g.model), g.label, g.id))
     return ordered, unreadable
 
 
@@ -155,7 +162,8 @@ class Summary:
                 "id": group.id,
                 "short_id": group.short_id,
                 "model": group.model,
-                "class": group.fingerprint.get("class"),
+                "name": group.fingerprint.get("name"),
+                "version": group.fingerprint.get("version"),
                 "pipeline": group.fingerprint.get("pipeline"),
                 "count": len(group.entries),
                 "bytes": group.bytes,
@@ -181,20 +189,20 @@ class Summary:
 
 def summarize(store: Store) -> Summary:
     """Group the store's edits by editor fingerprint and its judgements by judge fingerprint."""
-    editors, unreadable_edits = group_by_fingerprint(edit_entries(store), "editor")
-    judges, unreadable_judgements = group_by_fingerprint(judgement_entries(store), "judge")
+    editors, unreadable_edits = group_by_fingerprint(edit_entries(store.root), "editor")
+    judges, unreadable_judgements = group_by_fingerprint(judgement_entries(store.root), "judge")
     return Summary(store.root, editors, judges, unreadable_edits, unreadable_judgements)
 
 
 def _group_table(groups: Sequence[FingerprintGroup], noun: str, unreadable: int) -> str:
     """One row per fingerprint; judgements also get their counts by status."""
     judges = noun == "judgements"
-    header = ["id", "model", "class", noun, "size", *(["statuses"] if judges else [])]
+    header = ["id", "model", "name", noun, "size", *(["statuses"] if judges else [])]
     rows = [
         [
             group.short_id,
             str(group.model),
-            group.class_name,
+            group.label,
             str(len(group.entries)),
             format_bytes(group.bytes),
             *([", ".join(f"{s} {n}" for s, n in group.statuses.items())] if judges else []),
@@ -256,8 +264,8 @@ def verify(store: Store) -> Verification:
     """Check every edit (record, key, fingerprint, image and its hash), every image without a
     record, every judgement (record, key, fingerprint, status, score exactly when ok) and every
     temporary file left by an interrupted write."""
-    edits = list(edit_entries(store))
-    judgements = list(judgement_entries(store))
+    edits = list(edit_entries(store.root))
+    judgements = list(judgement_entries(store.root))
     problems = [
         *(Problem(e.files[0], reason, e.files) for e in edits if (reason := _edit_problem(e))),
         *(
@@ -349,13 +357,15 @@ class Pruning:
 def plan_prune(store: Store, kind: Kind, id_prefix: str) -> Pruning:
     """Every edit of the editor fingerprint (or judgement of the judge fingerprint) whose id
     starts with ``id_prefix``; nothing is removed yet (see :func:`remove`)."""
-    entries = edit_entries(store) if kind == "editor" else judgement_entries(store)
+    entries = edit_entries(store.root) if kind == "editor" else judgement_entries(store.root)
     group = resolve(group_by_fingerprint(entries, kind)[0], id_prefix, kind)
     kept = 0
     if kind == "editor":
         keys = {entry.key for entry in group.entries}
         kept = sum(
-            1 for j in judgement_entries(store) if j.record and j.record.get("edit_key") in keys
+            1
+            for j in judgement_entries(store.root)
+            if j.record and j.record.get("edit_key") in keys
         )
     return Pruning(store.root, kind, group, kept)
 
