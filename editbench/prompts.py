@@ -1,19 +1,21 @@
 """Judge prompts: checking them against the samples and rendering one judge conversation.
 
 A prompt (one per category, from ``conf/prompts/<category>/``) is a mapping with
-``system_prompt``, ``user_prompt_template``, ``score_prefix`` (default ``"Score:"``) and
-``reasoning_first`` (default false). The user template names sample fields as ``{{name}}``:
-``{{instruction}}``, ``{{category}}``, ``{{id}}`` or any extra manifest field. Double braces,
-because OmegaConf owns ``${...}`` in the YAML files.
+``system_prompt``, ``user_prompt_template``, ``score_prefix`` (default
+:data:`~editbench.records.DEFAULT_SCORE_PREFIX`) and ``reasoning_first`` (default false). The
+user template names sample fields as ``{{name}}``: ``{{instruction}}``, ``{{category}}``,
+``{{id}}`` or any extra manifest field. Double braces, because OmegaConf owns ``${...}`` in the
+YAML files.
 
 A rubric prompt also has ``criteria``, the names of the scores its reply gives as one JSON
 object, each mapped to its group (``SC``: semantic consistency, ``PQ``: perceptual quality),
-and ``combine``, how they make one score (:data:`editbench.judges.combine.COMBINATIONS`).
+and ``combine``, how they make one score (:class:`editbench.judges.settings.Combination`; the
+config schema rejects any other value when the config is composed).
 Its scores are read from a written reply, so it needs a judge in ``generate`` mode
 (:func:`check_rubrics`).
 
 Rendering is a single regex pass that inserts each value verbatim, so an instruction holding
-``{``, ``$`` or even ``{{instruction}}`` stays plain text (design invariant 4).
+``{``, ``$`` or even ``{{instruction}}`` stays plain text.
 """
 
 from __future__ import annotations
@@ -24,14 +26,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from editbench.choices import Combination
 from editbench.errors import EditbenchError
-from editbench.judges.combine import COMBINATIONS
-from editbench.records import JudgeRequest, Sample
+from editbench.records import DEFAULT_COMBINE, DEFAULT_SCORE_PREFIX, JudgeRequest, Sample
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _TEXT_FIELDS = ("system_prompt", "user_prompt_template")
-_DEFAULT_SCORE_PREFIX = "Score:"
-_DEFAULT_COMBINE = "mean"
 
 
 def placeholders(template: str) -> set[str]:
@@ -46,8 +46,8 @@ def check_prompts(prompts: Mapping[str, Mapping[str, Any]], samples: Sequence[Sa
     or empty text field, a wrongly typed option, ``{{`` or ``}}`` that is not a placeholder, a
     placeholder in the system prompt (which is sent as-is), a placeholder that a sample of the
     category has no value for, or a malformed rubric (criteria that are not identifiers mapped
-    to groups, an unknown ``combine``, ``viescore`` without SC and PQ criteria, a criterion that
-    the user prompt never names).
+    to groups, a ``combine`` other than the default without criteria, ``viescore`` without SC
+    and PQ criteria, a criterion that the user prompt never names).
     """
     problems: list[str] = []
     by_category: dict[str, list[Sample]] = {}
@@ -119,10 +119,10 @@ def render_judge_request(
     criteria = prompt.get("criteria")
     return JudgeRequest(
         messages=messages,
-        score_prefix=prompt.get("score_prefix", _DEFAULT_SCORE_PREFIX),
+        score_prefix=prompt.get("score_prefix", DEFAULT_SCORE_PREFIX),
         reasoning_first=bool(prompt.get("reasoning_first", False)),
         criteria=dict(criteria) if criteria else None,  # plain data, even from a DictConfig
-        combine=prompt.get("combine", _DEFAULT_COMBINE),
+        combine=prompt.get("combine", DEFAULT_COMBINE),
     )
 
 
@@ -151,7 +151,7 @@ def _option_problems(prompt: Mapping[str, Any]) -> list[str]:
             f"system_prompt has placeholders ({names}) but is sent as-is; "
             "expected them in user_prompt_template"
         )
-    score_prefix = prompt.get("score_prefix", _DEFAULT_SCORE_PREFIX)
+    score_prefix = prompt.get("score_prefix", DEFAULT_SCORE_PREFIX)
     if not isinstance(score_prefix, str) or not score_prefix.strip():
         problems.append(f"score_prefix is {score_prefix!r}; expected a non-empty string")
     reasoning_first = prompt.get("reasoning_first", False)
@@ -164,17 +164,16 @@ def _rubric_problems(prompt: Mapping[str, Any]) -> list[str]:
     """What is wrong with a prompt's ``criteria`` and ``combine``.
 
     The criteria must be a non-empty mapping of identifiers (the JSON keys the judge writes) to
-    non-empty group names; ``combine`` one of the combinations, and other than the default only
-    with criteria; ``viescore`` needs an SC and a PQ criterion. The user prompt must name every
+    non-empty group names; ``combine`` other than the default only with criteria (the schema
+    has already checked that it is one of the combinations); ``viescore`` needs an SC and a PQ
+    criterion. The user prompt must name every
     criterion, or the judge cannot know which keys to write.
     """
     problems = []
     criteria = prompt.get("criteria")
-    combine = prompt.get("combine", _DEFAULT_COMBINE)
-    if combine not in COMBINATIONS:
-        problems.append(f"combine is {combine!r}; expected one of {list(COMBINATIONS)}")
+    combine = prompt.get("combine", DEFAULT_COMBINE)
     if criteria is None:
-        if combine != _DEFAULT_COMBINE:
+        if combine != DEFAULT_COMBINE:
             problems.append(f"combine is {combine!r} but there are no criteria to combine")
         return problems
     if not isinstance(criteria, Mapping) or not criteria:
@@ -192,7 +191,7 @@ def _rubric_problems(prompt: Mapping[str, Any]) -> list[str]:
         if not isinstance(group, str) or not group.strip():
             problems.append(f"criterion {name!r} has group {group!r}; expected a non-empty string")
     groups = sorted({group.upper() for group in criteria.values() if isinstance(group, str)})
-    if combine == "viescore" and not {"SC", "PQ"} <= set(groups):
+    if combine == Combination.viescore and not {"SC", "PQ"} <= set(groups):
         problems.append(f"combine is 'viescore', which needs SC and PQ criteria; groups: {groups}")
     template = prompt.get("user_prompt_template")
     if isinstance(template, str):

@@ -6,13 +6,14 @@ spawned workers and serialises to JSON unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 # The categories a benchmark sample can belong to; each has its own judge prompt.
 CATEGORIES = ("physical", "environment", "social", "causal", "referential")
 
-# Status of one judgement. Only "ok" carries a score (design invariant 1).
+# Status of one judgement. Only "ok" carries a score: a failure is a state, never a number.
 OK = "ok"
 PARSE_ERROR = "parse_error"
 REFUSAL = "refusal"
@@ -42,6 +43,12 @@ class EditRequest:
     seed: int
 
 
+# A judge prompt's defaults, here and nowhere else (the config schema and the prompts read them):
+# the text right before the score, and how a rubric's criteria make one score.
+DEFAULT_SCORE_PREFIX = "Score:"
+DEFAULT_COMBINE = "mean"
+
+
 @dataclass(frozen=True)
 class JudgeRequest:
     """One rendered judge conversation.
@@ -50,7 +57,8 @@ class JudgeRequest:
     the OpenAI API: every role's ``content`` is a list of parts, ``{"type": "text", "text": ...}``
     or ``{"type": "image", "image": <absolute path>}``.
     ``score_prefix`` is the text that the prompt's format puts right before the score
-    (``"Score:"``); ``reasoning_first`` says that the reply reasons before it states the score.
+    (:data:`DEFAULT_SCORE_PREFIX` unless the prompt sets another); ``reasoning_first`` says
+    that the reply reasons before it states the score.
     ``criteria`` (rubric prompts only) names the scores the reply must give as a JSON object,
     each mapped to its group (e.g. ``{"instruction_following": "SC", "visual_quality": "PQ"}``),
     and ``combine`` the formula that makes them one score (see
@@ -58,10 +66,35 @@ class JudgeRequest:
     """
 
     messages: list[dict[str, Any]]
-    score_prefix: str = "Score:"
+    score_prefix: str = DEFAULT_SCORE_PREFIX
     reasoning_first: bool = False
     criteria: dict[str, str] | None = None
-    combine: str = "mean"
+    combine: str = DEFAULT_COMBINE
+
+    def images(self) -> list[str]:
+        """The path of every image part, in the order the conversation shows them (the order
+        a chat template places them in), once per part."""
+        return [
+            part["image"]
+            for message in self.messages
+            for part in message["content"]
+            if part.get("type") == "image"
+        ]
+
+    def messages_with_images(self, names: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Copies of the messages in which each image part's path is replaced by
+        ``names[path]`` (a ``KeyError`` for a path it lacks); every other part is the same
+        object as in :attr:`messages`."""
+        return [
+            {
+                **message,
+                "content": [
+                    {**part, "image": names[part["image"]]} if part.get("type") == "image" else part
+                    for part in message["content"]
+                ],
+            }
+            for message in self.messages
+        ]
 
 
 @dataclass

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import math
+import subprocess
+import sys
+from enum import Enum
+from typing import Any
+
 import pytest
+import yaml
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
+from editbench.config.schema import (
+    DatasetSchema,
+    DiffusersEditorSchema,
+    LayoutSchema,
+    OpenAIJudgeSchema,
+    PrecomputedEditorSchema,
+    PromptSchema,
+    Qwen3VLJudgeSchema,
+    TrackingSchema,
+)
 from editbench.config.validate import model_config, validate
 from editbench.editors.base import Editor
 from editbench.errors import EditbenchError
 from editbench.judges.base import Judge
+from editbench.judges.openai_api import OpenAIJudge
+from editbench.judges.qwen3_vl import Qwen3VLJudge
 from editbench.results.tracking import MlflowTracker, NoTracking
 
 from .conftest import CONF
@@ -118,3 +138,133 @@ def test_bad_editor_argument_fails_before_loading(compose_config):
     cfg = compose_config("experiment=demo", "editor.pipeline=NoSuchPipeline")
     with pytest.raises(EditbenchError, match="NoSuchPipeline"):
         validate(cfg)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "allowed"),
+    [
+        (["scorer.score_mode=vibes"], "[generate, expected]"),
+        (["scorer=openai_api", "scorer.score_mode=vibes"], "[generate, expected]"),
+        (["scorer.reduce=max"], "[mean, median]"),
+        (["scorer=openai_api", "scorer.reduce=max"], "[mean, median]"),
+        (["scorer.placement=everywhere"], "[replica, spread, single]"),
+        (["scorer.dtype=float8"], "[bfloat16, float16, float32]"),
+        (["editor.dtype=float8"], "[bfloat16, float16, float32]"),
+        (["layout.name=diagonal"], "[shared, split]"),
+        (["layout.load=lazy"], "[parallel, serial]"),
+        (["prompts.physical.combine=max"], "[mean, min, geometric_mean, viescore]"),
+    ],
+)
+def test_a_value_outside_a_choice_fails_at_compose_naming_key_and_choices(
+    compose_config, overrides, allowed
+):
+    key, value = overrides[-1].split("=")
+    with pytest.raises(ConfigCompositionException) as error:
+        compose_config("experiment=demo", *overrides)
+    message = str(error.value.__cause__)
+    assert f"Invalid value '{value}', expected one of {allowed}" in message
+    assert f"full_key: {key}" in message
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is plain data: no enum member (nor any other object) anywhere in it."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return type(value) in (str, int, float, bool, type(None))
+
+
+def test_validated_configs_hold_plain_strings(compose_config):
+    """Choices become their plain strings where the config becomes data, so constructors,
+    fingerprints (and the store keys made of them) and workers see what they saw before."""
+    cfg = compose_config("experiment=demo", "scorer.reduce=median")
+    assert isinstance(cfg.scorer.score_mode, Enum)  # typed in the config itself
+    for group in ("editor", "scorer"):
+        config, launch = model_config(cfg, group)
+        assert _plain(config) and _plain(launch), (group, config, launch)
+    setup = validate(cfg)
+    assert setup.judge_config["score_mode"] == "expected" and setup.placement == "replica"
+    assert setup.judge_config["reduce"] == "median" and setup.editor_config["dtype"] == "float32"
+    assert _plain(setup.prompts) and type(setup.prompts["physical"]["combine"]) is str
+    assert _plain(setup.editor.fingerprint()) and _plain(setup.judge.fingerprint())
+
+
+def test_cfg_job_prints_plain_strings(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "editbench", "experiment=demo", "--cfg", "job"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    printed = yaml.safe_load(result.stdout)  # a python/object tag would not load
+    assert printed["scorer"]["score_mode"] == "expected"
+    assert printed["scorer"]["placement"] == "replica"
+    assert printed["editor"]["dtype"] == "float32"
+    assert printed["layout"] == {
+        "name": "shared",
+        "edit_devices": None,
+        "workers_per_device": 1,
+        "load": "parallel",
+        "cpu_threads": None,
+    }
+    assert printed["prompts"]["physical"]["combine"] == "mean"
+
+
+def _schema(group: str, option: dict[str, Any]) -> type:
+    """The schema that types an option of ``group``."""
+    if group in ("editor", "scorer"):
+        (pulled,) = [d for d in option["defaults"] if isinstance(d, str) and "schema" in d]
+        return {
+            "/schema/editor/diffusers@_here_": DiffusersEditorSchema,
+            "/schema/editor/precomputed@_here_": PrecomputedEditorSchema,
+            "/schema/scorer/qwen3_vl@_here_": Qwen3VLJudgeSchema,
+            "/schema/scorer/openai_api@_here_": OpenAIJudgeSchema,
+        }[pulled]
+    if group.startswith("prompts/"):
+        return PromptSchema
+    return {"layout": LayoutSchema, "dataset": DatasetSchema, "tracking": TrackingSchema}[group]
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        path
+        for group in ("editor", "scorer", "layout", "dataset", "tracking", "prompts")
+        for path in (CONF / group).rglob("*.yaml")
+    ),
+    ids=lambda path: str(path.relative_to(CONF)),
+)
+def test_options_hold_only_what_differs_from_the_schema(path):
+    option = OmegaConf.to_container(OmegaConf.load(path), resolve=False) or {}
+    group = str(path.parent.relative_to(CONF))
+    defaults = OmegaConf.structured(_schema(group, option))
+    repeated = {
+        key: value
+        for key, value in option.items()
+        if key != "defaults" and not OmegaConf.is_missing(defaults, key) and defaults[key] == value
+    }
+    assert not repeated, f"{path.relative_to(CONF)} repeats the schema's defaults: {repeated}"
+
+
+@pytest.mark.parametrize("judge", [Qwen3VLJudge, OpenAIJudge])
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"score_mode": "vibes"}, "score_mode='vibes'; expected one of ['generate', 'expected']"),
+        ({"reduce": "max"}, "reduce='max'; expected one of ['mean', 'median']"),
+        ({"num_samples": 0}, "num_samples must be at least 1, got 0"),
+        ({"temperature": -0.5}, "temperature must be a finite number >= 0, got -0.5"),
+        ({"temperature": math.inf}, "temperature must be a finite number >= 0, got inf"),
+        ({"temperature": math.nan}, "temperature must be a finite number >= 0, got nan"),
+        ({"num_samples": 3}, "num_samples=3 needs temperature > 0, got temperature=0.0"),
+        ({"max_pixels": 0}, "max_pixels must be a positive pixel count or null, got 0"),
+    ],
+)
+def test_both_judges_check_their_shared_settings_alike(judge, setting, message):
+    where = {"base_url": "http://127.0.0.1:8000/v1"} if judge is OpenAIJudge else {}
+    with pytest.raises(EditbenchError) as raised:
+        judge(model="org/judge", **where, **setting)
+    assert message in str(raised.value)

@@ -248,7 +248,6 @@ def test_check_accepts_a_rubric() -> None:
 @pytest.mark.parametrize(
     ("changes", "problem"),
     [
-        ({"combine": "max"}, "combine is 'max'; expected one of ['mean', 'min', "),
         ({"criteria": None}, "combine is 'viescore' but there are no criteria to combine"),
         ({"criteria": {}}, "criteria is {}; expected a mapping of criterion names to groups"),
         ({"criteria": ["visual_quality"]}, "criteria is ['visual_quality']; expected a mapping"),

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from editbench.results.aggregate import aggregate
-from editbench.results.report import EMBED_MAX_BYTES, THUMBNAIL_SIZE, write_report
+from editbench.results.report import EMBED_MAX_BYTES, GALLERY_THUMBNAIL_SIZE, write_report
 
 CATEGORIES = ["color", "physical", "style"]
 DETAILS = {"editor": "tiny", "judge": "tiny", "prompts": "color=v1, physical=v2"}
@@ -143,7 +143,7 @@ def test_large_images_get_a_thumbnail_that_links_the_file(
     assert match[1] == "../images/c-ok%20edit.png"  # relative to the report, URL-quoted
     with Image.open(io.BytesIO(base64.b64decode(match[2]))) as thumbnail:
         assert thumbnail.format == "JPEG"
-        assert max(thumbnail.size) == THUMBNAIL_SIZE
+        assert max(thumbnail.size) == GALLERY_THUMBNAIL_SIZE
     # Embedded images need no file: only the thumbnailed one links to its file.
     assert re.findall(r'<a class="picture" href="([^"]+)"', html) == [match[1]]
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from editbench.errors import EditbenchError
+from editbench.results.tracking import DEFAULT_TRACKING_URI
 
-DEFAULT_TRACKING_URI = "sqlite:///outputs/mlflow.db"
 _RUN_ID = re.compile(r"[0-9a-f]{32}")  # what MLflow's run ids look like
 
 

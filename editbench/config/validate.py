@@ -23,9 +23,6 @@ from editbench.records import CATEGORIES, Sample
 # Keys of the editor / scorer config that tell the launcher how to run the model; they are
 # not constructor arguments.
 LAUNCH_KEYS = ("placement", "python")
-PLACEMENTS = ("replica", "spread", "single")
-LAYOUTS = ("shared", "split")
-LOAD_ORDERS = ("parallel", "serial")
 
 
 @dataclass(frozen=True)
@@ -66,16 +63,17 @@ def validate(cfg: DictConfig) -> Setup:
         if isinstance(error.__cause__, EditbenchError):
             raise error.__cause__ from None
         raise
-    prompts = {c: OmegaConf.to_container(cfg.prompts[c], resolve=True) for c in CATEGORIES}
+    prompts = {
+        c: OmegaConf.to_container(cfg.prompts[c], resolve=True, enum_to_str=True)
+        for c in CATEGORIES
+    }
     check_prompts(prompts, samples)
     edit_devices, score_devices = split_devices(cfg.layout, resolve_devices(cfg.gpus))
     editor, editor_launch = model_config(cfg, "editor")
     judge, judge_launch = model_config(cfg, "scorer")
     used = {sample.category for sample in samples}
     check_rubrics({c: p for c, p in prompts.items() if c in used}, judge.get("score_mode"))
-    placement = judge_launch.get("placement", "replica")
-    if placement not in PLACEMENTS:
-        raise EditbenchError(f"scorer.placement={placement!r}; expected one of {list(PLACEMENTS)}")
+    placement = judge_launch["placement"]  # typed by JudgeSchema, so one of Placement
     editor_python, judge_python = (
         interpreter(f"{group}.python", launch["python"]) if launch.get("python") else None
         for group, launch in (("editor", editor_launch), ("scorer", judge_launch))
@@ -96,11 +94,8 @@ def validate(cfg: DictConfig) -> Setup:
 
 
 def split_devices(layout: DictConfig, devices: list[str]) -> tuple[list[str], list[str]]:
-    """The devices that edit and the devices that score, per ``layout``."""
-    if layout.name not in LAYOUTS:
-        raise EditbenchError(f"layout.name={layout.name!r}; expected one of {list(LAYOUTS)}")
-    if layout.load not in LOAD_ORDERS:
-        raise EditbenchError(f"layout.load={layout.load!r}; expected one of {list(LOAD_ORDERS)}")
+    """The devices that edit and the devices that score, per ``layout`` (its name and load
+    order are typed choices of the schema, checked when the config was composed)."""
     if layout.workers_per_device < 1:
         raise EditbenchError(
             f"layout.workers_per_device={layout.workers_per_device}; expected at least 1"
@@ -148,9 +143,12 @@ def interpreter(key: str, python: str) -> Interpreter:
 
 def model_config(cfg: DictConfig, group: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The resolved ``editor`` or ``scorer`` config, split into constructor arguments (with
-    ``_target_``) and the keys the launcher reads (``placement``, ``python``)."""
+    ``_target_``) and the keys the launcher reads (``placement``, ``python``). Plain data: a
+    choice is its string (``"expected"``), as the constructors, fingerprints and workers take it."""
     try:
-        config = OmegaConf.to_container(cfg[group], resolve=True, throw_on_missing=True)
+        config = OmegaConf.to_container(
+            cfg[group], resolve=True, throw_on_missing=True, enum_to_str=True
+        )
     except MissingMandatoryValue as error:
         raise EditbenchError(f"{error.full_key} has no value; set {error.full_key}=...") from None
     launch = {key: config.pop(key) for key in LAUNCH_KEYS if key in config}

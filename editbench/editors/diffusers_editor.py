@@ -9,13 +9,13 @@ from typing import Any
 import torch
 from PIL import Image
 
+from editbench.choices import Dtype
 from editbench.editors.base import Editor
 from editbench.editors.real_rope import use_real_rotary_embedding
 from editbench.records import EditRequest
 
 # Pipelines whose __call__ takes (image, prompt, negative_prompt, true_cfg_scale, ...).
 SUPPORTED_PIPELINES = ("QwenImageEditPipeline", "QwenImageEditPlusPipeline")
-SUPPORTED_DTYPES = ("float32", "float16", "bfloat16")
 
 
 class DiffusersEditor(Editor):
@@ -27,6 +27,9 @@ class DiffusersEditor(Editor):
     ``compile`` compiles the transformer's repeated blocks with ``torch.compile`` (diffusers'
     regional compilation): the first edits pay for the compilation, later ones run faster.
     """
+
+    name = "diffusers"
+    version = 1
 
     def __init__(
         self,
@@ -46,10 +49,8 @@ class DiffusersEditor(Editor):
                 f"Unsupported pipeline {pipeline!r}. "
                 f"Supported pipelines: {list(SUPPORTED_PIPELINES)}"
             )
-        if dtype not in SUPPORTED_DTYPES:
-            raise ValueError(
-                f"Unsupported dtype {dtype!r}. Supported dtypes: {list(SUPPORTED_DTYPES)}"
-            )
+        if dtype not in Dtype.values():
+            raise ValueError(f"Unsupported dtype {dtype!r}. Supported dtypes: {Dtype.values()}")
         self.model = model
         self.pipeline = pipeline
         self.revision = revision
@@ -62,11 +63,10 @@ class DiffusersEditor(Editor):
         self.compile = compile
         self._pipe: Any = None
 
-    def fingerprint(self) -> dict[str, Any]:
-        """Class, model, revision, dtype, every generation parameter, and ``compile`` (compiled
-        kernels may round differently, so they may change pixels)."""
+    def settings(self) -> dict[str, Any]:
+        """Model, revision, dtype, every generation parameter, and ``compile`` (compiled kernels
+        may round differently, so they may change pixels)."""
         return {
-            "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "model": self.model,
             "pipeline": self.pipeline,
             "revision": self.revision,

@@ -1,4 +1,4 @@
-"""Turning several numbers into one score: judge samples (repeated judging) and rubric criteria."""
+"""Several numbers made one score: a judge's draws (repeated judging) and rubric criteria."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 
-REDUCTIONS = ("mean", "median")
-COMBINATIONS = ("mean", "min", "geometric_mean", "viescore")
+from editbench.choices import Combination, Reduction
+
+REDUCTIONS = tuple(Reduction.values())
+COMBINATIONS = tuple(Combination.values())
 
 
-def reduce_samples(scores: Sequence[float | None], how: str) -> tuple[float | None, float | None]:
-    """The reduced score and the spread (sample standard deviation) of the judge samples that
-    gave a score; ``(None, None)`` when none did. Failed samples (None) are left out, never
+def reduce_draws(scores: Sequence[float | None], how: str) -> tuple[float | None, float | None]:
+    """The reduced score and the spread (sample standard deviation) of the judge's draws that
+    gave a score; ``(None, None)`` when none did. Failed draws (None) are left out, never
     counted as a number."""
     if how not in REDUCTIONS:
         raise ValueError(f"Unknown reduction {how!r}; expected one of {list(REDUCTIONS)}")

@@ -32,9 +32,9 @@ from editbench.results.thumbnails import thumbnail_data_uri
 
 logger = logging.getLogger(__name__)
 
-# Longest side of a thumbnail, in pixels: sharp in the gallery's 160-pixel boxes, and about
-# 7 KB as JPEG, so a thousand samples (two images each) weigh some 20 MB.
-THUMBNAIL_SIZE = 192
+# Longest side of a gallery thumbnail, in pixels: sharp in the gallery's 160-pixel boxes, and
+# about 7 KB as JPEG, so a thousand samples (two images each) weigh some 20 MB.
+GALLERY_THUMBNAIL_SIZE = 192
 # An image file this small is embedded as it is rather than as a thumbnail, so its full-size
 # view needs no file next to the report. Its side is bounded too: a browser holds a decoded
 # image in memory at full size however small the file.
@@ -162,7 +162,7 @@ def _picture(path: str, folder: Path) -> Picture:
     if mime and max(size) <= EMBED_MAX_SIDE and os.path.getsize(path) <= EMBED_MAX_BYTES:
         data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
         return Picture(src=f"data:{mime};base64,{data}", link=None, size=size, note="")
-    thumbnail = thumbnail_data_uri(path, THUMBNAIL_SIZE)
+    thumbnail = thumbnail_data_uri(path, GALLERY_THUMBNAIL_SIZE)
     if thumbnail is None:  # the header was readable but the pixels are not (a truncated file)
         return Picture(src=None, link=None, size=None, note="unreadable")
     return Picture(src=thumbnail, link=_link(path, folder), size=size, note="")

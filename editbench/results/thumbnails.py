@@ -10,11 +10,14 @@ from PIL import Image
 
 log = logging.getLogger(__name__)
 
-THUMBNAIL_SIZE = 256  # longest side, in pixels
+# Longest side, in pixels, of a thumbnail on the pages that show few images large: the dry-run
+# page (images up to 256 pixels wide) and the comparison (up to 200). The report's gallery has
+# its own, smaller size (report.GALLERY_THUMBNAIL_SIZE).
+PAGE_THUMBNAIL_SIZE = 256
 JPEG_QUALITY = 80
 
 
-def thumbnail_data_uri(path: str, size: int = THUMBNAIL_SIZE) -> str | None:
+def thumbnail_data_uri(path: str, size: int = PAGE_THUMBNAIL_SIZE) -> str | None:
     """A JPEG data URI of the image at ``path`` shrunk to ``size``, or None if unreadable."""
     try:
         with Image.open(path) as image:

@@ -16,6 +16,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 PARENT_RUN_ENV = "EDITBENCH_MLFLOW_PARENT_RUN_ID"
+# The local MLflow store and artifact folder that runs log to, and that comparisons read, unless
+# told otherwise (tracking.uri, tracking.artifact_root; --tracking-uri).
+DEFAULT_TRACKING_URI = "sqlite:///outputs/mlflow.db"
+DEFAULT_ARTIFACT_ROOT = "outputs/mlartifacts"
 # MLflow's limits (mlflow.utils.validation): keys up to 250 characters, values up to 6000.
 MAX_PARAM_KEY = 250
 MAX_PARAM_VALUE = 6000

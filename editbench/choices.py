@@ -1,0 +1,76 @@
+"""The closed choices of the config, as string enums.
+
+The config schema types its fields with them, so that a value outside a choice fails when the
+config is composed, naming the key and the allowed values. Each member is the very string a
+user types (``ScoreMode.expected == "expected"``; ``str()`` and f-strings give
+``"expected"``), so code that reads the config compares, formats and serialises plain strings.
+A leaf module: editors, judges and the config all import it, and it imports nothing of theirs.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Choice(str, Enum):
+    """A choice whose members are their own string values: Python 3.11's ``StrEnum``, which
+    3.10 lacks. Members are named exactly as their values, since OmegaConf reads a choice from
+    the command line by name."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+    @classmethod
+    def values(cls) -> list[str]:
+        """The allowed values as plain strings, for messages."""
+        return [member.value for member in cls]
+
+
+class ScoreMode(Choice):
+    """How a judge turns its reply into a score."""
+
+    generate = "generate"  # read the score the judge writes
+    expected = "expected"  # the mean of the judge's distribution over 0..10 after the prefix
+
+
+class Dtype(Choice):
+    """The torch dtype a model's weights are loaded in; its name in torch."""
+
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+    float32 = "float32"
+
+
+class Reduction(Choice):
+    """How the scores of a judge's samples (repeated judging) make one score."""
+
+    mean = "mean"
+    median = "median"
+
+
+class Combination(Choice):
+    """How a rubric's criteria make one score (see
+    :func:`editbench.judges.combine.combine_criteria`)."""
+
+    mean = "mean"
+    min = "min"
+    geometric_mean = "geometric_mean"
+    viescore = "viescore"  # sqrt(min over the SC criteria * min over the PQ criteria)
+
+
+class Placement(Choice):
+    """How the launcher places a judge on the layout's score devices."""
+
+    replica = "replica"  # one judge per device
+    spread = "spread"  # one judge over all the score devices, with device_map
+    single = "single"  # one worker and no device of its own: a judge behind an API
+
+
+class LayoutName(Choice):
+    shared = "shared"  # every device edits, then every device scores
+    split = "split"  # the first devices edit while the others score, at the same time
+
+
+class LoadOrder(Choice):
+    parallel = "parallel"  # every worker loads its model at once
+    serial = "serial"  # one load at a time, to bound host memory
