@@ -9,7 +9,7 @@ from typing import Any
 
 from editbench.prompts import render_judge_request
 from editbench.records import API_ERROR, EditRequest, JudgeRequest, Sample
-from editbench.store import Store, content_hash, file_sha256
+from editbench.store import Store, content_hash, edit_key, file_sha256
 
 
 def edit_seed(run_seed: int, sample_id: str) -> int:
@@ -62,30 +62,21 @@ def make_plan(
     for sample in samples:
         source_sha256 = file_sha256(sample.image)
         seed = edit_seed(run_seed, sample.id)
-        edit_key = content_hash(
-            {
-                "editor": editor_fingerprint,
-                "sample_id": sample.id,
-                "source_sha256": source_sha256,
-                "instruction": sample.instruction,
-                "seed": seed,
-            }
-        )
+        this_edit = edit_key(editor_fingerprint, sample.id, source_sha256, sample.instruction, seed)
         edits.append(
             EditTask(
-                edit_key,
+                this_edit,
                 sample.id,
                 EditRequest(sample.id, sample.image, sample.instruction, seed),
                 source_sha256,
             )
         )
-        edited_image = str(store.edit_image_path(edit_key))
+        edited_image = str(store.edit_image_path(this_edit))
         request = render_judge_request(sample, edited_image, prompts[sample.category])
         prompt_sha256 = content_hash(
             {
-                "messages": _name_images(
-                    request.messages,
-                    {sample.image: f"source:{source_sha256}", edited_image: f"edit:{edit_key}"},
+                "messages": request.messages_with_images(
+                    {sample.image: f"source:{source_sha256}", edited_image: f"edit:{this_edit}"}
                 ),
                 "score_prefix": request.score_prefix,
                 "reasoning_first": request.reasoning_first,
@@ -94,9 +85,9 @@ def make_plan(
             }
         )
         judgement_key = content_hash(
-            {"edit_key": edit_key, "judge": judge_fingerprint, "prompt_sha256": prompt_sha256}
+            {"edit_key": this_edit, "judge": judge_fingerprint, "prompt_sha256": prompt_sha256}
         )
-        judgements.append(JudgeTask(judgement_key, sample.id, edit_key, request, prompt_sha256))
+        judgements.append(JudgeTask(judgement_key, sample.id, this_edit, request, prompt_sha256))
     return Plan(list(samples), edits, judgements)
 
 
@@ -113,16 +104,3 @@ def pending(plan: Plan, store: Store) -> tuple[list[EditTask], list[JudgeTask]]:
         if record is None or record.get("status") == API_ERROR:
             judgements.append(task)
     return edits, judgements
-
-
-def _name_images(messages: list[dict[str, Any]], names: Mapping[str, str]) -> list[dict[str, Any]]:
-    return [
-        {
-            **message,
-            "content": [
-                {**part, "image": names[part["image"]]} if part.get("type") == "image" else part
-                for part in message["content"]
-            ],
-        }
-        for message in messages
-    ]

@@ -19,13 +19,9 @@ FAIL_ON = "EDITBENCH_TEST_FAIL_ON"
 class FlakyEditor(DiffusersEditor):
     """The tiny editor, raising on requests whose instruction contains $EDITBENCH_TEST_FAIL_ON.
 
-    Its fingerprint is the plain editor's, so edits it made are reused by a run without it.
+    It inherits the plain editor's name, and so its fingerprint: edits it made are reused by a
+    run without it.
     """
-
-    def fingerprint(self) -> dict[str, Any]:
-        fingerprint = super().fingerprint()
-        fingerprint["class"] = f"{DiffusersEditor.__module__}.{DiffusersEditor.__qualname__}"
-        return fingerprint
 
     def edit(self, requests: Sequence[EditRequest]) -> list[Image.Image]:
         marker = os.environ.get(FAIL_ON)

@@ -1,10 +1,12 @@
-"""Judge samples, shared by every judge: each sample's seed, the judgement that one written
-reply or one score distribution gives, and one request's judgement made from its samples.
+"""A judge's draws, shared by every judge: each draw's seed, the judgement that one written
+reply or one score distribution gives, and one request's judgement made from its draws.
 
-Repeated judging (``num_samples`` > 1, ``temperature`` > 0) judges a request several times.
-Each sample has a seed of its own, derived from the request's conversation (its images named by
-content) and the sample's index, so a request gets the same seeds in any batch, on any worker,
-wherever its images are stored, and with either judge.
+Repeated judging (``num_samples`` > 1, ``temperature`` > 0) judges a request several times; each
+time is a draw (the word "sample" is kept for the benchmark's items, except in the user's
+``num_samples`` and the stored ``samples`` field). Each draw has a seed of its own, derived from
+the request's conversation (its images named by content) and the draw's index, so a request
+gets the same seeds in any batch, on any worker, wherever its images are stored, and with
+either judge.
 """
 
 from __future__ import annotations
@@ -12,30 +14,19 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from editbench.judges.combine import combine_criteria, reduce_samples
+from editbench.judges.combine import combine_criteria, reduce_draws
 from editbench.judges.parsing import parse_criteria, parse_score
 from editbench.records import OK, PARSE_ERROR, Judgement, JudgeRequest
 
 
-def conversation_by_content(messages: Sequence[Mapping[str, Any]]) -> str:
-    """The messages as JSON, each image named by the sha256 of its file rather than its path,
-    so that moving the files changes nothing."""
-    conversation = [
-        {
-            **message,
-            "content": [
-                {**part, "image": hashlib.sha256(Path(part["image"]).read_bytes()).hexdigest()}
-                if part.get("type") == "image"
-                else part
-                for part in message["content"]
-            ],
-        }
-        for message in messages
-    ]
+def conversation_by_content(request: JudgeRequest) -> str:
+    """The request's messages as JSON, each image named by the sha256 of its file rather than
+    its path, so that moving the files changes nothing."""
+    names = {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in request.images()}
+    conversation = request.messages_with_images(names)
     return json.dumps(conversation, sort_keys=True, ensure_ascii=False)
 
 
@@ -83,42 +74,42 @@ def entropy(probs: Sequence[float]) -> float:
     return -math.fsum(p * math.log(p) for p in probs if p > 0)
 
 
-def merge_samples(samples: Sequence[Judgement], reduce: str) -> Judgement:
-    """One request's judgement from its judge samples.
+def merge_draws(draws: Sequence[Judgement], reduce: str) -> Judgement:
+    """One request's judgement from its draws.
 
-    A single sample is the judgement. Of several, the score is the ``reduce`` of the samples
-    that gave one (ok if any did; else the first sample's failure), and ``samples`` keeps every
-    sample's score, None where it failed. Every reply is kept, each under a header naming its
-    sample, so that a failed sample can be read. A rubric's criteria are each reduced on their
+    A single draw is the judgement. Of several, the score is the ``reduce`` of the draws
+    that gave one (ok if any did; else the first draw's failure), and ``samples`` keeps every
+    draw's score, None where it failed. Every reply is kept, each under a header naming its
+    draw, so that a failed draw can be read. A rubric's criteria are each reduced on their
     own, so with ``min`` or ``viescore`` the score need not be their combination. In expected
-    mode the distribution is the mean of the samples' distributions: the judge's belief over
+    mode the distribution is the mean of the draws' distributions: the judge's belief over
     the scores, averaged over its reasonings (its mean is the score when reducing by mean).
     """
-    if len(samples) == 1:
-        return samples[0]
-    scores = [sample.score for sample in samples]
+    if len(draws) == 1:
+        return draws[0]
+    scores = [draw.score for draw in draws]
     reply = "\n\n".join(
-        f"--- judge sample {k} of {len(samples)} ---\n{sample.reply}"
-        for k, sample in enumerate(samples, start=1)
+        f"--- judge sample {k} of {len(draws)} ---\n{draw.reply}"
+        for k, draw in enumerate(draws, start=1)
     )
-    ok = [sample for sample in samples if sample.status == OK]
+    ok = [draw for draw in draws if draw.status == OK]
     if not ok:
-        first = samples[0]
+        first = draws[0]
         error = f"no judge sample gave a score; the first: {first.error}"
         return Judgement(first.status, reply, error=error, samples=scores)
 
-    score, spread = reduce_samples(scores, reduce)
+    score, spread = reduce_draws(scores, reduce)
     criteria = None
     if ok[0].criteria is not None:
         criteria = {
-            name: reduce_samples([sample.criteria[name] for sample in ok], reduce)[0]
+            name: reduce_draws([draw.criteria[name] for draw in ok], reduce)[0]
             for name in ok[0].criteria
         }
     distribution = None
     if ok[0].distribution is not None:
         distribution = [
             math.fsum(column) / len(ok)
-            for column in zip(*(sample.distribution for sample in ok), strict=True)
+            for column in zip(*(draw.distribution for draw in ok), strict=True)
         ]
     return Judgement(
         OK,

@@ -17,12 +17,24 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch.multiprocessing as mp
 from tqdm import tqdm
 
+from editbench.launch.messages import (
+    BatchDone,
+    BatchStarted,
+    StepDone,
+    WorkerCrashed,
+    WorkerEvent,
+    WorkerFinished,
+    WorkerLoaded,
+)
 from editbench.launch.worker import WorkerSpec, worker_main
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +127,10 @@ class _Run:
         self.context = mp.get_context("spawn")
         self.phases = {p.name: p for p in phases}
         self.load, self.feed = load, feed
-        self.events = self.context.Queue()
-        self.tasks = {p.name: self.context.Queue() for p in phases}
+        self.events: Queue[WorkerEvent] = self.context.Queue()
+        self.tasks: dict[str, Queue[list[Any] | None]] = {
+            p.name: self.context.Queue() for p in phases
+        }
         self.specs = {s.name: s for p in phases for s in p.specs}
         self.stats = {
             p.name: PhaseStats(
@@ -204,32 +218,31 @@ class _Run:
             self.tasks[phase].put(None)
         self.open.discard(phase)
 
-    def _handle(self, event: tuple) -> None:
-        kind, name = event[0], event[1]
+    def _handle(self, event: WorkerEvent) -> None:
+        name = event.worker
         phase = self.specs[name].phase
-        if kind == "loaded":
-            self.worker_stats[name].load_s = event[2]
+        if isinstance(event, WorkerLoaded):
+            self.worker_stats[name].load_s = event.load_s
             self.loaded.add(name)
             if all(s.name in self.loaded for s in self.phases[phase].specs):
                 self.stats[phase].load_s = time.perf_counter() - self.phase_started[phase]
             if self.pending:
                 self._start_next()
-        elif kind == "started":
-            self.current[name] = event[2]
-        elif kind == "step":
-            self.bars.step(name, event[2], event[3])
-        elif kind == "done":
-            keys, seconds = event[2], event[3]
-            self.worker_stats[name].items += len(keys)
-            self.worker_stats[name].busy_s += seconds
-            self.stats[phase].items += len(keys)
+        elif isinstance(event, BatchStarted):
+            self.current[name] = event.sample_ids
+        elif isinstance(event, StepDone):
+            self.bars.step(name, event.step, event.total)
+        elif isinstance(event, BatchDone):
+            self.worker_stats[name].items += len(event.keys)
+            self.worker_stats[name].busy_s += event.seconds
+            self.stats[phase].items += len(event.keys)
             self.current[name] = []
-            self.bars.done(name, len(keys))
-            if self.feed and (fed := self.feed(phase, keys)):
+            self.bars.done(name, len(event.keys))
+            if self.feed and (fed := self.feed(phase, event.keys)):
                 self._hand_out(*fed)
-        elif kind == "finished":
+        elif isinstance(event, WorkerFinished):
             self.finished.add(name)
-            self.worker_stats[name].gpu_utilization_pct = event[2]
+            self.worker_stats[name].gpu_utilization_pct = event.gpu_utilization_pct
             if all(s.name in self.finished for s in self.phases[phase].specs):
                 now = time.perf_counter()
                 self.stats[phase].wall_s = now - self.phase_started[phase]
@@ -238,11 +251,11 @@ class _Run:
                 later = [p.name for p in self.phases.values() if p.after == phase]
                 if later:
                     self._release_devices(phase)
-                for name in later:
-                    self.phase_started[name] = time.perf_counter()
-                    self.gates[name].set()
-        elif kind == "failed":
-            raise WorkerFailed(name, self.specs[name].devices, event[2], event[3])
+                for next_phase in later:
+                    self.phase_started[next_phase] = time.perf_counter()
+                    self.gates[next_phase].set()
+        elif isinstance(event, WorkerCrashed):
+            raise WorkerFailed(name, self.specs[name].devices, event.sample_ids, event.cause)
 
     def _release_devices(self, phase: str) -> None:
         """Wait for ``phase``'s workers to exit, so that their device memory is free before

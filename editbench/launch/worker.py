@@ -24,9 +24,27 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from editbench.launch.messages import (
+    BatchDone,
+    BatchStarted,
+    StepDone,
+    WorkerCrashed,
+    WorkerFinished,
+    WorkerLoaded,
+)
+
 if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
+    from multiprocessing.synchronize import Event
+
+    from editbench.editors.base import Editor
+    from editbench.judges.base import Judge
+    from editbench.launch.messages import WorkerEvent
     from editbench.plan import EditTask, JudgeTask
     from editbench.store import Store
+
+    # A phase's queue: lists of its tasks, then one None per worker.
+    TaskQueue = Queue[list[EditTask] | list[JudgeTask] | None]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +65,12 @@ class WorkerSpec:
     peers: int = 1  # workers of this phase, this one included: they share the queue's tail
 
 
-def worker_main(spec: WorkerSpec, tasks: Any, events: Any, gate: Any = None) -> None:
+def worker_main(
+    spec: WorkerSpec,
+    tasks: TaskQueue,
+    events: Queue[WorkerEvent],
+    gate: Event | None = None,
+) -> None:
     """Entry point of a spawned worker (module scope, so that spawn can import it).
 
     With a ``gate`` (an event), the worker starts and imports its libraries at once but loads
@@ -85,13 +108,13 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any, gate: Any = None) -> 
         started = time.perf_counter()
         log.info("loading onto %s", ", ".join(spec.devices))
         if spec.phase == EDIT:
-            model.step_callback = lambda step, total: events.put(("step", spec.name, step, total))
+            model.step_callback = lambda step, total: events.put(StepDone(spec.name, step, total))
             model.load(spec.devices[0])
         else:
             model.load(list(spec.devices))
         load_s = time.perf_counter() - started
         log.info("loaded in %.1f s", load_s)
-        events.put(("loaded", spec.name, load_s))
+        events.put(WorkerLoaded(spec.name, load_s))
         store = Store(spec.store_root)
         utilization = UtilizationSampler(spec.devices).start()
         if spec.phase == EDIT:
@@ -100,7 +123,7 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any, gate: Any = None) -> 
             work = _judge_batches(model, tasks, spec.peers)
         for batch, prepared in work:
             current = [task.sample_id for task in batch]
-            events.put(("started", spec.name, current))
+            events.put(BatchStarted(spec.name, current))
             started = time.perf_counter()
             if spec.phase == EDIT:
                 _edit(model, batch, store, spec)
@@ -108,21 +131,23 @@ def worker_main(spec: WorkerSpec, tasks: Any, events: Any, gate: Any = None) -> 
                 _score(model, batch, prepared, store, spec)
             seconds = time.perf_counter() - started
             log.info("%s %s in %.2f s", spec.phase, current, seconds)
-            events.put(("done", spec.name, [task.key for task in batch], seconds))
+            events.put(BatchDone(spec.name, [task.key for task in batch], seconds))
             current = []
         if spec.phase == SCORE:
             # Its helper processes: this process would wait for them when it exits. (After a
             # failure the parent stops it, and they exit with it.)
             model.close()
-        events.put(("finished", spec.name, utilization.stop()))
+        events.put(WorkerFinished(spec.name, utilization.stop()))
     except BaseException as error:  # report anything, including SystemExit from a library
         log.exception("worker %s failed", spec.name)
         cause = f"{type(error).__name__}: {error}".strip()
-        events.put(("failed", spec.name, current, cause, traceback.format_exc()))
+        events.put(WorkerCrashed(spec.name, current, cause, traceback.format_exc()))
         raise SystemExit(1) from None
 
 
-def _judge_batches(judge: Any, tasks: Any, peers: int) -> Iterator[tuple[list[JudgeTask], Any]]:
+def _judge_batches(
+    judge: Judge, tasks: TaskQueue, peers: int
+) -> Iterator[tuple[list[JudgeTask], Any]]:
     """The judge's batches, each with its CPU work done ahead (see
     :mod:`editbench.launch.prefetch`), gathered as :mod:`editbench.launch.batching` says; the
     first one settles the judge's batch size where the judge chooses it from free memory."""
@@ -142,7 +167,7 @@ def _judge_batches(judge: Any, tasks: Any, peers: int) -> Iterator[tuple[list[Ju
     yield from ahead
 
 
-def _wait_for(gate: Any) -> None:
+def _wait_for(gate: Event) -> None:
     """Wait for ``gate`` to open; leave if the parent is gone (it would never open)."""
     parent = os.getppid()
     while not gate.wait(timeout=1.0):
@@ -170,7 +195,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _edit(editor: Any, batch: Sequence[EditTask], store: Store, spec: WorkerSpec) -> None:
+def _edit(editor: Editor, batch: Sequence[EditTask], store: Store, spec: WorkerSpec) -> None:
     started = time.perf_counter()
     images = editor.edit([task.request for task in batch])
     seconds = (time.perf_counter() - started) / len(batch)
@@ -192,7 +217,7 @@ def _edit(editor: Any, batch: Sequence[EditTask], store: Store, spec: WorkerSpec
 
 
 def _score(
-    judge: Any, batch: Sequence[JudgeTask], prepared: Any, store: Store, spec: WorkerSpec
+    judge: Judge, batch: Sequence[JudgeTask], prepared: Any, store: Store, spec: WorkerSpec
 ) -> None:
     started = time.perf_counter()
     verdicts = judge.score([task.request for task in batch], prepared)

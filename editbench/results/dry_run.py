@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 
 from editbench.plan import Plan, pending
+from editbench.records import JudgeRequest
 from editbench.results.thumbnails import thumbnail_data_uri
 from editbench.store import Store
 
@@ -40,8 +41,9 @@ def write_dry_run(output_dir: Path, plan: Plan, store: Store) -> dict[str, Any]:
             }
             f.write(json.dumps(entry, ensure_ascii=False) + "\n")
             entries.append(entry)
+    pictures = _pictures([task.request for task in plan.judgements])
     page = _TEMPLATES.get_template("dry_run.html.j2").render(
-        entries=entries, pictures=_pictures(entries), count=len(entries)
+        entries=entries, pictures=pictures, count=len(entries)
     )
     (output_dir / "judge_requests.html").write_text(page)
     return {
@@ -54,13 +56,7 @@ def write_dry_run(output_dir: Path, plan: Plan, store: Store) -> dict[str, Any]:
     }
 
 
-def _pictures(entries: list[dict[str, Any]]) -> dict[str, str | None]:
+def _pictures(requests: list[JudgeRequest]) -> dict[str, str | None]:
     """Thumbnails of every image that exists now; an edit not made yet has none."""
-    paths = {
-        part["image"]
-        for entry in entries
-        for message in entry["messages"]
-        for part in message["content"]
-        if part.get("type") == "image"
-    }
+    paths = {path for request in requests for path in request.images()}
     return {path: thumbnail_data_uri(path) if Path(path).is_file() else None for path in paths}
