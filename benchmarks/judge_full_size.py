@@ -13,7 +13,8 @@ requests (1024² images, ~400 prompt tokens, the same batch size):
   scores the batch before, then :meth:`Qwen3VLJudge.score` in ``expected`` mode, on
   :class:`JudgeRequest` s from :func:`render_judge_request` with images read from PNG files;
 - ``serial``: the same without the prefetch (the CPU work of each batch before its GPU work);
-- ``bare_1img``: the bare forward with one image per request, the setup of issue 7's table.
+- ``bare_1img``: the bare forward with one image per request (the first judge measurements'
+  setup, kept so that figures stay comparable).
 
 The batch size is the judge's own (``--batch-size auto``: from free memory, as in a run).
 A judge request shows two images (source and edit), so each judged edit is 2048 visual tokens
@@ -108,7 +109,7 @@ def last_logits(model: torch.nn.Module, inputs: Any) -> torch.Tensor:
 
 
 def one_image(request: JudgeRequest) -> JudgeRequest:
-    """``request`` without its edited image (and the line naming it): issue 7's setup."""
+    """``request`` without its edited image (and the line naming it)."""
     system, user = request.messages
     content = user["content"]
     return JudgeRequest(messages=[system, {**user, "content": content[:2] + content[4:]}])

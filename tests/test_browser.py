@@ -61,6 +61,13 @@ CHROMIUM_FLAGS = [
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
 )
+# Hang guards, ten times the normal time on an idle 2-core machine (30 s at least).
+# Playwright's assertions wait 5 s unless told: MLflow's UI takes up to 7 s to list the runs.
+expect.set_options(timeout=75_000)
+COMPARE_S = 30  # python -m editbench.compare: 0.3 s
+MLFLOW_READY_S = 90  # mlflow server answers after up to 8.3 s
+TERMINAL_S = 300  # the demo on two samples: 27 s
+EXIT_S = 30  # a process whose terminal has closed exits at once
 CATEGORIES = ["physical", "social", "causal"]
 
 
@@ -330,9 +337,10 @@ def test_thousand_samples_load_and_filter_quickly(
         f"{load_s:.2f} s; category filter {filter_ms:.0f} ms, status filter {status_ms:.0f} ms, "
         f"sort {sort_ms:.0f} ms"
     )
-    # Loose bounds: they catch a page that freezes, not a slow machine.
+    # Loose bounds, ten times the normal (0.9 s to load; the sort, the slowest change, 225 ms):
+    # they catch a page that freezes, not a slow machine.
     assert load_s < 10
-    assert max(filter_ms, status_ms, sort_ms) < 1000
+    assert max(filter_ms, status_ms, sort_ms) < 2500
 
 
 @needs_chromium
@@ -363,7 +371,10 @@ def test_comparison_page(page: Page, tmp_path: Path, artifacts: Path) -> None:
         runs.append(str(folder))
     command = [sys.executable, "-m", "editbench.compare", *runs, "--out", str(site / "compare")]
     result = subprocess.run(
-        [*command, "--bootstrap", "200", "--top", "3"], capture_output=True, text=True, timeout=300
+        [*command, "--bootstrap", "200", "--top", "3"],
+        capture_output=True,
+        text=True,
+        timeout=COMPARE_S,
     )
     assert result.returncode == 0, result.stderr
 
@@ -402,7 +413,7 @@ def mlflow_server(backend_uri: str, log: Path) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + MLFLOW_READY_S
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=2):
@@ -444,7 +455,7 @@ def test_mlflow_ui_lists_runs_with_a_metric_column(
         page = browser.new_page(viewport={"width": 1600, "height": 900})
         page.goto(f"{url}/#/experiments/{experiment}/runs")
         for name in runs:
-            expect(page.get_by_text(name, exact=True)).to_be_visible(timeout=60_000)
+            expect(page.get_by_text(name, exact=True)).to_be_visible()
         # Metric columns are opt-in in MLflow's runs table: pick one as a user would.
         page.get_by_role("button", name="Columns").click()
         page.get_by_text("score/overall", exact=True).click()
@@ -484,7 +495,7 @@ def run_in_terminal(command: list[str], cwd: Path, timeout_s: float) -> tuple[in
         else:
             process.kill()
             pytest.fail(f"{command} ran over {timeout_s} s:\n{output.decode()[-3000:]}")
-        return process.wait(timeout=30), output.decode(errors="replace")
+        return process.wait(timeout=EXIT_S), output.decode(errors="replace")
     finally:
         os.close(leader)
 
@@ -504,7 +515,7 @@ def test_progress_bars_render_in_a_terminal(tmp_path: Path) -> None:
             *local_overrides(tmp_path),
         ],
         cwd=tmp_path,
-        timeout_s=600,
+        timeout_s=TERMINAL_S,
     )
 
     assert code == 0, output[-3000:]

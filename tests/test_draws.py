@@ -19,7 +19,7 @@ from editbench.judges.draws import (
     draw_seed,
     entropy,
     expected_judgement,
-    merge_samples,
+    merge_draws,
     read_reply,
 )
 from editbench.records import OK, PARSE_ERROR, REFUSAL, Judgement, JudgeRequest
@@ -33,7 +33,7 @@ def request_with(image: Path, text: str = "Rate it.") -> JudgeRequest:
 
 
 def seeds(request: JudgeRequest, count: int = 3) -> list[int]:
-    conversation = conversation_by_content(request.messages)
+    conversation = conversation_by_content(request)
     return [draw_seed(conversation, index) for index in range(count)]
 
 
@@ -52,7 +52,7 @@ def test_seeds_follow_the_conversation_and_the_images_content(tmp_path: Path) ->
     assert seeds(request_with(moved)) == first  # images are named by content, not path
     assert set(seeds(request_with(blue))).isdisjoint(first)
     assert set(seeds(request_with(red, "Rate it again."))).isdisjoint(first)
-    assert str(red) not in conversation_by_content(request_with(red).messages)
+    assert str(red) not in conversation_by_content(request_with(red))
 
 
 def test_score_replies_are_read_strictly() -> None:
@@ -88,7 +88,7 @@ def test_a_distribution_scores_its_mean() -> None:
 
 def test_a_single_sample_is_the_judgement() -> None:
     sample = Judgement(REFUSAL, "No.", error="the judge refused to answer")
-    assert merge_samples([sample], "mean") is sample
+    assert merge_draws([sample], "mean") is sample
 
 
 def test_samples_reduce_and_keep_every_reply() -> None:
@@ -97,7 +97,7 @@ def test_samples_reduce_and_keep_every_reply() -> None:
         Judgement(PARSE_ERROR, "Hm.", error="the reply states no certain score"),
         Judgement(OK, "Score: 9", score=9.0),
     ]
-    judgement = merge_samples(samples, "median")
+    judgement = merge_draws(samples, "median")
     assert (judgement.status, judgement.score, judgement.error) == (OK, 7.5, None)
     assert judgement.samples == [6.0, None, 9.0]
     assert judgement.spread == pytest.approx(statistics.stdev([6.0, 9.0]))
@@ -113,7 +113,7 @@ def test_no_scored_sample_is_the_first_failure() -> None:
         Judgement(REFUSAL, "No.", error="the judge refused to answer"),
         Judgement(PARSE_ERROR, "Hm.", error="the reply states no certain score"),
     ]
-    judgement = merge_samples(samples, "mean")
+    judgement = merge_draws(samples, "mean")
     assert (judgement.status, judgement.score, judgement.spread) == (REFUSAL, None, None)
     assert judgement.samples == [None, None]
     assert judgement.error == "no judge sample gave a score; the first: the judge refused to answer"
@@ -124,7 +124,7 @@ def test_rubric_samples_reduce_each_criterion() -> None:
         Judgement(OK, "a", score=4.0, criteria={"follows": 9.0, "keeps": 4.0, "looks": 8.0}),
         Judgement(OK, "b", score=2.0, criteria={"follows": 7.0, "keeps": 6.0, "looks": 2.0}),
     ]
-    judgement = merge_samples(samples, "mean")
+    judgement = merge_draws(samples, "mean")
     assert judgement.score == 3.0
     assert judgement.criteria == {"follows": 8.0, "keeps": 5.0, "looks": 5.0}
 
@@ -137,7 +137,7 @@ def test_distributions_are_averaged_over_the_scored_samples() -> None:
         Judgement(PARSE_ERROR, "", error="the reply never wrote the score prefix 'Score:'"),
         expected_judgement(high, "Score: "),
     ]
-    judgement = merge_samples(samples, "mean")
+    judgement = merge_draws(samples, "mean")
     mixture = [(a + b) / 2 for a, b in zip(low, high, strict=True)]
     assert judgement.distribution == pytest.approx(mixture)
     assert judgement.entropy == pytest.approx(entropy(mixture))

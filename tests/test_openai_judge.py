@@ -45,6 +45,10 @@ from editbench.records import (
 )
 from editbench.tiny import ensure_tiny_model
 
+# Hang guards, ten times the normal time on an idle 2-core machine (30 s at least).
+HANG_S = 30  # for a wait that takes milliseconds
+SERVE_READY_S = 70  # transformers serve of the tiny judge answers /health after 7 s
+
 KEY_ENV = "EDITBENCH_TEST_JUDGE_KEY"
 SECRET = "sk-editbench-test-7f3a9c2e51d4"  # recognisable, so any leak is found by search
 
@@ -204,7 +208,7 @@ def transformers_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + SERVE_READY_S
         while True:
             if process.poll() is not None:
                 pytest.fail(f"transformers serve exited:\n{log_path.read_text()[-3000:]}")
@@ -417,7 +421,15 @@ def test_a_rejected_request_stops_the_run(
 def test_concurrency_is_bounded(
     serve: Callable[..., ScriptedServer], requests: list[JudgeRequest]
 ) -> None:
-    server = serve(lambda body, attempt: completion("Score: 5"), delay_s=0.2)
+    def answer(body: dict[str, Any], attempt: int) -> tuple[int, dict[str, Any]]:
+        # Held until three are in flight at once, however slowly a loaded machine starts the
+        # client's threads; the 0.2 s delay gives a fourth the time to come, were it allowed.
+        deadline = time.monotonic() + HANG_S
+        while server.max_in_flight < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return completion("Score: 5")
+
+    server = serve(answer, delay_s=0.2)
     judgements = loaded(server.base_url, max_concurrency=3).score(requests * 4)
     assert [j.score for j in judgements] == [5.0] * 8
     assert server.max_in_flight == 3
@@ -601,8 +613,8 @@ def test_no_key_variable_sends_a_placeholder(
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("score_mode", "sampled", "'sampled'. Supported score modes: ['generate', 'expected']"),
-        ("reduce", "max", "'max'. Supported: ['mean', 'median']"),
+        ("score_mode", "sampled", "score_mode='sampled'; expected one of ['generate', 'expected']"),
+        ("reduce", "max", "reduce='max'; expected one of ['mean', 'median']"),
         ("max_concurrency", 0, "max_concurrency must be at least 1, got 0"),
         ("num_samples", 0, "num_samples must be at least 1, got 0"),
         ("top_logprobs", 0, "top_logprobs must be at least 1, got 0"),
@@ -611,12 +623,18 @@ def test_no_key_variable_sends_a_placeholder(
         ("temperature", -0.5, "temperature must be a finite number >= 0, got -0.5"),
         ("num_samples", 2, "num_samples=2 needs temperature > 0"),
         ("max_pixels", 0, "max_pixels must be a positive pixel count or null, got 0"),
-        ("base_url", "127.0.0.1:8000/v1", "'127.0.0.1:8000/v1'; expected an http(s):// URL"),
+        (
+            "base_url",
+            "127.0.0.1:8000/v1",
+            "base_url='127.0.0.1:8000/v1'; expected an http(s):// URL",
+        ),
+        ("model", "", "model is empty; expected the model name that the server serves"),
+        ("api_key_env", "", "api_key_env is empty; expected a variable name, or null for none"),
     ],
 )
 def test_options_are_checked(option: str, value: Any, message: str) -> None:
     options = {"base_url": "http://127.0.0.1:8000/v1", "model": "judge", option: value}
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(EditbenchError) as raised:
         OpenAIJudge(**options)
     assert message in str(raised.value)
 
@@ -624,7 +642,7 @@ def test_options_are_checked(option: str, value: Any, message: str) -> None:
 def test_fingerprint_holds_what_determines_a_judgement() -> None:
     base = OpenAIJudge("http://127.0.0.1:8000/v1", "judge")
     fingerprint = base.fingerprint()
-    assert fingerprint["class"] == "editbench.judges.openai_api.OpenAIJudge"
+    assert (fingerprint["name"], fingerprint["version"]) == ("openai_api", 1)
     json.dumps(fingerprint)
     for changed in (
         OpenAIJudge("http://127.0.0.1:9000/v1", "judge"),

@@ -10,6 +10,9 @@ import pytest
 
 from editbench.launch.prefetch import prefetched
 
+# A guard against a thread that never comes: each wait here normally ends within milliseconds.
+HANG_S = 30
+
 
 def test_yields_every_batch_in_order_with_its_preparation() -> None:
     batches = [[1, 2], [3], [4, 5, 6]]
@@ -17,33 +20,33 @@ def test_yields_every_batch_in_order_with_its_preparation() -> None:
 
 
 def test_prepares_the_next_batch_while_the_caller_works_on_this_one() -> None:
-    prepared_at: dict[int, float] = {}
+    prepared = [threading.Event() for _ in range(3)]
 
     def prepare(batch: int) -> int:
-        prepared_at[batch] = time.perf_counter()
+        prepared[batch].set()
         return batch
 
-    worked_on: dict[int, tuple[float, float]] = {}
     for batch, _ in prefetched(range(3), prepare):
-        start = time.perf_counter()
-        time.sleep(0.2)
-        worked_on[batch] = (start, time.perf_counter())
-    # Batch k + 1 was prepared while the caller was still busy with batch k.
-    for k in (0, 1):
-        assert worked_on[k][0] <= prepared_at[k + 1] <= worked_on[k][1]
+        if batch < 2:
+            # Batch k + 1 is prepared while the caller, still busy with batch k, waits for it.
+            assert prepared[batch + 1].wait(timeout=HANG_S)
 
 
 def test_pulls_at_most_one_batch_ahead() -> None:
     pulled: list[int] = []
+    next_pulled = threading.Event()
 
     def source():
         for i in range(10):
             pulled.append(i)
+            if i == 1:
+                next_pulled.set()
             yield i
 
     batches = prefetched(source(), lambda batch: batch)
     assert next(batches) == (0, 0)
-    time.sleep(0.2)  # the thread has had ample time to run ahead, if it would
+    assert next_pulled.wait(timeout=HANG_S)
+    time.sleep(0.2)  # time for the thread to run further ahead, if it would
     assert pulled == [0, 1]  # the current batch and the next one, never more
 
 
@@ -81,5 +84,5 @@ def test_the_first_batch_is_prepared_before_the_caller_asks_for_it() -> None:
         return batch
 
     batches = prefetched([[1], [2]], prepare)
-    assert prepared.wait(timeout=5)  # while the caller does other work (fitting a batch size)
+    assert prepared.wait(timeout=HANG_S)  # while the caller does other work (fitting a batch size)
     assert list(batches) == [([1], [1]), ([2], [2])]

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from editbench.run import run
 from editbench.store import Store
 
 SMALL = ["experiment=demo", "tracking=none", "dataset.limit=2"]
+# What a judgement gives; the rest of a sample's row says what was judged.
+SCORED = ("score", "distribution", "entropy")
+# Computed from the scores; the rest of a category's summary counts samples.
+STATISTICS = ("mean", "std", "min", "max", "ci95")
+
+
+def sample_rows(output_dir: Path) -> dict[str, dict[str, Any]]:
+    lines = (output_dir / "samples.jsonl").read_text().splitlines()
+    return {row["id"]: row for row in map(json.loads, lines)}
 
 
 def test_rerun_redoes_torn_edits_and_unreached_judgements_only(compose_config, tmp_path):
@@ -19,14 +32,12 @@ def test_rerun_redoes_torn_edits_and_unreached_judgements_only(compose_config, t
         "judgements_done": 2,
         "judgements_reused": 0,
     }
-    rows = [
-        json.loads(line) for line in (tmp_path / "first" / "samples.jsonl").read_text().splitlines()
-    ]
+    torn, unreached = sample_rows(tmp_path / "first").values()
     store = Store(tmp_path / "store")
     # A crash tore one edit's image; the endpoint could not be reached for one judgement.
-    image = store.edit_image_path(rows[0]["edit_key"])
+    image = store.edit_image_path(torn["edit_key"])
     image.write_bytes(image.read_bytes()[:100])
-    judgement = store.judgement_path(rows[1]["judgement_key"])
+    judgement = store.judgement_path(unreached["judgement_key"])
     record = json.loads(judgement.read_text())
     judgement.write_text(
         json.dumps({**record, "status": "api_error", "score": None, "error": "503"})
@@ -41,4 +52,20 @@ def test_rerun_redoes_torn_edits_and_unreached_judgements_only(compose_config, t
         "judgements_reused": 1,
     }
     assert second["overall"]["judged"] == 2
-    assert second["categories"] == first["categories"]
+    rows = sample_rows(tmp_path / "second")
+    assert rows[torn["id"]] == torn  # read back from the store, bit for bit
+    # Judged again, in a batch of its own: the same up to the rounding a batch brings.
+    redone = rows[unreached["id"]]
+    assert {k: v for k, v in redone.items() if k not in SCORED} == {
+        k: v for k, v in unreached.items() if k not in SCORED
+    }
+    for field in SCORED:
+        assert redone[field] == pytest.approx(unreached[field], abs=1e-6), field
+    assert second["categories"].keys() == first["categories"].keys()
+    for name, summary in first["categories"].items():
+        again = second["categories"][name]
+        assert {k: v for k, v in again.items() if k not in STATISTICS} == {
+            k: v for k, v in summary.items() if k not in STATISTICS
+        }
+        for field in STATISTICS:
+            assert again[field] == pytest.approx(summary[field], abs=1e-6), (name, field)

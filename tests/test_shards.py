@@ -19,6 +19,10 @@ from .conftest import ROOT, local_overrides
 from .test_workers import finish, start_cli
 
 SMALL = ["experiment=demo", "tracking=none", "dataset.limit=6", "layout.cpu_threads=1"]
+# Hang guards, ten times the normal time on an idle 2-core machine (30 s at least): the sweep
+# of two shards takes 45 s, composing a launcher's config 0.4 s.
+SWEEP_S = 480
+COMPOSE_S = 30
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 7])
@@ -69,7 +73,7 @@ def test_submitit_shards_then_merged_run_reports_everything(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=SWEEP_S,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     shards = [json.loads((sweep / str(job) / "results.json").read_text()) for job in (0, 1)]
@@ -108,7 +112,7 @@ def test_slurm_example_composes(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=COMPOSE_S,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "partition: gpu" in result.stdout and "gpus_per_node: 8" in result.stdout

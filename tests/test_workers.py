@@ -20,6 +20,11 @@ from .conftest import ROOT, local_overrides
 
 # One torch thread per worker: CPU reductions, and so the bits, depend on the thread count.
 SMALL = ["experiment=demo", "tracking=none", "dataset.limit=4", "layout.cpu_threads=1"]
+# Hang guards, ten times the normal time on an idle 2-core machine. A whole demo run through the
+# CLI (10 samples, two workers per device) takes 43 s, and no wait for a run's first results
+# takes longer; the workers of a run that has ended are gone within 1.3 s.
+RUN_S = 450
+EXIT_S = 15
 
 
 def store_contents(root: Path) -> dict[str, bytes]:
@@ -74,8 +79,8 @@ def stored_edits(store: Path) -> int:
 
 
 def wait_until(process: subprocess.Popen[str], done: Callable[[], bool], what: str) -> None:
-    """Poll ``done()`` while ``process`` runs, for at most 300 s; ``what`` names the wait."""
-    deadline = time.monotonic() + 300
+    """Poll ``done()`` while ``process`` runs, for at most ``RUN_S``; ``what`` names the wait."""
+    deadline = time.monotonic() + RUN_S
     while not done():
         assert process.poll() is None, process.communicate()[1][-3000:]
         assert time.monotonic() < deadline, f"no {what}"
@@ -123,12 +128,12 @@ def cli_args(tmp_path: Path, run: str, *extra: str) -> list[str]:
 
 
 def finish(process: subprocess.Popen[str]) -> str:
-    _, stderr = process.communicate(timeout=120)
+    _, stderr = process.communicate(timeout=RUN_S)
     return stderr
 
 
 def assert_no_orphans(workers: list[psutil.Process]) -> None:
-    _, alive = psutil.wait_procs(workers, timeout=10)
+    _, alive = psutil.wait_procs(workers, timeout=EXIT_S)
     assert not alive, f"workers left running: {alive}"
 
 
@@ -171,6 +176,7 @@ def test_worker_raising_names_the_sample_and_cause(tmp_path):
     )
     workers = []
     while process.poll() is None and not workers:
+        time.sleep(0.1)
         workers = workers_of(process)
     stderr = finish(process)
     assert process.returncode == 1
@@ -333,6 +339,18 @@ def test_interpreter_is_checked_before_any_model_loads(compose_config, tmp_path)
     bare = make_venv(tmp_path / "bare-env")
     with pytest.raises(EditbenchError, match=r"editor\.python=.* cannot import editbench"):
         validate(compose_config(*SMALL, f"editor.python={bare}"))
+
+
+def test_a_worker_loads_only_the_standard_library_before_it_restores_its_path():
+    """Spawn imports the worker's module, and the messages it sends, under the parent's
+    sys.path: nothing else may load before the worker restores its interpreter's own."""
+    code = (
+        "import sys; before = set(sys.modules); import editbench.launch.worker;"
+        " print(sorted({m.split('.')[0] for m in set(sys.modules) - before}"
+        " - set(sys.stdlib_module_names)))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.stdout.strip() == "['editbench']", loaded.stderr
 
 
 def first_time(log: Path, text: str) -> float:

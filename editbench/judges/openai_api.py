@@ -1,7 +1,7 @@
 """A judge behind an OpenAI-compatible chat completions endpoint (vLLM, SGLang, transformers
 serve, OpenAI), through the official ``openai`` client.
 
-Score modes (see DESIGN.md, "Scores"):
+Score modes:
 
 - ``generate``: :func:`parse_score` reads the score from the reply (for a rubric request,
   :func:`parse_criteria` reads each criterion's score and :func:`combine_criteria` makes them
@@ -50,15 +50,15 @@ from PIL import Image
 
 from editbench.errors import EditbenchError
 from editbench.judges.base import Judge
-from editbench.judges.combine import REDUCTIONS
 from editbench.judges.draws import (
     conversation_by_content,
     draw_seed,
     expected_judgement,
-    merge_samples,
+    merge_draws,
     read_reply,
 )
 from editbench.judges.logprobs import Unreadable, score_distribution
+from editbench.judges.settings import check_judge_settings
 from editbench.records import (
     API_ERROR,
     CONTENT_FILTER,
@@ -70,7 +70,6 @@ from editbench.records import (
 
 log = logging.getLogger(__name__)
 
-SCORE_MODES = ("generate", "expected")
 # Sent when api_key_env is null: servers started without a key accept any (vLLM's docs use it).
 PLACEHOLDER_KEY = "EMPTY"
 # A reply to a plain (not reasoning-first) expected-mode request needs only the prefix, the
@@ -90,6 +89,9 @@ class OpenAIJudge(Judge):
     part of the fingerprint, a judgement, a log line or an error.
     """
 
+    name = "openai_api"
+    version = 1
+
     def __init__(
         self,
         base_url: str,
@@ -107,43 +109,32 @@ class OpenAIJudge(Judge):
         reduce: str = "mean",
         max_pixels: int | None = None,
     ) -> None:
+        check_judge_settings(
+            score_mode=score_mode,
+            reduce=reduce,
+            num_samples=num_samples,
+            temperature=temperature,
+            max_pixels=max_pixels,
+        )
         if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"Unsupported base_url {base_url!r}; expected an http(s):// URL")
+            raise EditbenchError(f"base_url={base_url!r}; expected an http(s):// URL")
         if not model:
-            raise ValueError("model is empty; expected the model name that the server serves")
+            raise EditbenchError("model is empty; expected the model name that the server serves")
         if api_key_env == "":
-            raise ValueError("api_key_env is empty; expected a variable name, or null for none")
-        if score_mode not in SCORE_MODES:
-            raise ValueError(
-                f"Unsupported score_mode {score_mode!r}. Supported score modes: {list(SCORE_MODES)}"
-            )
-        if reduce not in REDUCTIONS:
-            raise ValueError(f"Unsupported reduce {reduce!r}. Supported: {list(REDUCTIONS)}")
+            raise EditbenchError("api_key_env is empty; expected a variable name, or null for none")
         counts = {
             "batch_size": batch_size,
             "max_concurrency": max_concurrency,
             "max_tokens": max_tokens,
             "top_logprobs": top_logprobs,
-            "num_samples": num_samples,
         }
         for name, value in counts.items():
             if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value!r}")
+                raise EditbenchError(f"{name} must be at least 1, got {value!r}")
         if max_retries < 0:
-            raise ValueError(f"max_retries must be 0 or more, got {max_retries!r}")
+            raise EditbenchError(f"max_retries must be 0 or more, got {max_retries!r}")
         if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
-        if not (math.isfinite(temperature) and temperature >= 0):
-            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
-        if num_samples > 1 and temperature == 0:
-            raise ValueError(
-                f"num_samples={num_samples} needs temperature > 0, got temperature={temperature}:"
-                " greedy samples are identical and would fake a spread of zero"
-            )
-        if max_pixels is not None and max_pixels < 1:
-            raise ValueError(
-                f"max_pixels must be a positive pixel count or null, got {max_pixels!r}"
-            )
+            raise EditbenchError(f"timeout_s must be positive, got {timeout_s!r}")
         self.base_url = base_url
         self.model = model
         self.api_key_env = api_key_env
@@ -159,11 +150,10 @@ class OpenAIJudge(Judge):
         self.reduce = reduce
         self.max_pixels = max_pixels
 
-    def fingerprint(self) -> dict[str, Any]:
+    def settings(self) -> dict[str, Any]:
         # Concurrency, timeouts, retries and batch size change when a verdict arrives, not
         # what it is; the key is a credential, not a parameter.
         return {
-            "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "base_url": self.base_url,
             "model": self.model,
             "score_mode": self.score_mode,
@@ -214,7 +204,7 @@ class OpenAIJudge(Judge):
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
             verdicts = list(pool.map(lambda job: self._judge_once(*job), jobs))
         return [
-            merge_samples(verdicts[i * n : (i + 1) * n], self.reduce) for i in range(len(requests))
+            merge_draws(verdicts[i * n : (i + 1) * n], self.reduce) for i in range(len(requests))
         ]
 
     def _conversation(self, request: JudgeRequest) -> tuple[list[dict[str, Any]], list[int]]:
@@ -224,7 +214,7 @@ class OpenAIJudge(Judge):
             {**message, "content": [self._api_part(part) for part in message["content"]]}
             for message in request.messages
         ]
-        conversation = conversation_by_content(request.messages)
+        conversation = conversation_by_content(request)
         return messages, [draw_seed(conversation, index) for index in range(self.num_samples)]
 
     def _api_part(self, part: dict[str, Any]) -> dict[str, Any]:

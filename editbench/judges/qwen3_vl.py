@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import multiprocessing
 import os
 import threading
@@ -50,23 +49,23 @@ from transformers import (
     LogitsProcessorList,
 )
 
+from editbench.choices import Dtype
 from editbench.errors import EditbenchError
 from editbench.judges.base import Judge
-from editbench.judges.combine import REDUCTIONS
 from editbench.judges.draws import (
     conversation_by_content,
     draw_seed,
     expected_judgement,
-    merge_samples,
+    merge_draws,
     read_reply,
 )
 from editbench.judges.logits import ForceToken, SeededSampler
 from editbench.judges.parsing import text_through_prefix
+from editbench.judges.settings import check_judge_settings
 from editbench.records import PARSE_ERROR, Judgement, JudgeRequest
 
 log = logging.getLogger(__name__)
 
-SCORE_MODES = ("expected", "generate")
 AUTO = "auto"
 CPU_AUTO_BATCH_SIZE = 8  # batch_size=auto on the CPU, where no memory is measured
 MEMORY_HEADROOM = 0.9  # of the free device memory: allocator fragmentation, other tensors
@@ -79,7 +78,7 @@ DECODE_THREADS = 8  # images decoded at once while preparing a batch
 PARENT_POLL_S = 0.5  # how often a preparing process checks that its worker is alive
 # Prepared inputs of a GPU judge are pinned, for an asynchronous copy to the device.
 PIN_PREPARED = True
-DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+DTYPES = {dtype.value: getattr(torch, dtype.value) for dtype in Dtype}
 
 
 class Qwen3VLJudge(Judge):
@@ -95,6 +94,9 @@ class Qwen3VLJudge(Judge):
     ``num_samples`` replies drawn at that temperature from the whole vocabulary (no top-k or
     top-p), and its score is their ``reduce`` (mean or median).
     """
+
+    name = "qwen3_vl"
+    version = 1
 
     def __init__(
         self,
@@ -113,41 +115,33 @@ class Qwen3VLJudge(Judge):
         reduce: str = "mean",
         prepare_processes: int | None = None,
     ) -> None:
-        if score_mode not in SCORE_MODES:
-            raise EditbenchError(
-                f"Unsupported score_mode {score_mode!r}. Supported score modes: {list(SCORE_MODES)}"
-            )
-        if dtype not in DTYPES:
-            raise EditbenchError(f"Unsupported dtype {dtype!r}. Supported dtypes: {list(DTYPES)}")
+        check_judge_settings(
+            score_mode=score_mode,
+            reduce=reduce,
+            num_samples=num_samples,
+            temperature=temperature,
+            max_pixels=max_pixels,
+        )
+        if dtype not in Dtype.values():
+            raise EditbenchError(f"dtype={dtype!r}; expected one of {Dtype.values()}")
         if batch_size != AUTO and not isinstance(batch_size, int):
             raise EditbenchError(f"batch_size must be an integer or {AUTO!r}, got {batch_size!r}")
         for name, value in (
             ("batch_size", 1 if batch_size == AUTO else batch_size),
             ("max_batch_size", max_batch_size),
             ("max_new_tokens", max_new_tokens),
-            ("num_samples", num_samples),
         ):
             if value < 1:
                 raise EditbenchError(f"{name} must be at least 1, got {value!r}")
         if prepare_processes is not None and prepare_processes < 0:
             raise EditbenchError(f"prepare_processes must be >= 0, got {prepare_processes!r}")
-        for name, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
-            if value is not None and value < 1:
-                raise EditbenchError(f"{name} must be a positive pixel count, got {value!r}")
+        if min_pixels is not None and min_pixels < 1:
+            raise EditbenchError(
+                f"min_pixels must be a positive pixel count or null, got {min_pixels!r}"
+            )
         if min_pixels is not None and max_pixels is not None and min_pixels > max_pixels:
             raise EditbenchError(
                 f"min_pixels ({min_pixels}) is larger than max_pixels ({max_pixels})"
-            )
-        if not (math.isfinite(temperature) and temperature >= 0):
-            raise EditbenchError(f"temperature must be a finite number >= 0, got {temperature!r}")
-        if num_samples > 1 and temperature == 0:
-            raise EditbenchError(
-                f"num_samples={num_samples} needs temperature > 0, got temperature={temperature}:"
-                " greedy samples are identical and would fake a spread of zero"
-            )
-        if reduce not in REDUCTIONS:
-            raise EditbenchError(
-                f"Unsupported reduce {reduce!r}. Supported reductions: {list(REDUCTIONS)}"
             )
         self.model = model
         self.revision = revision
@@ -168,10 +162,9 @@ class Qwen3VLJudge(Judge):
         self._prepare_processes: int | None = None  # settled by start()
         self._pool: ProcessPoolExecutor | None = None
 
-    def fingerprint(self) -> dict[str, Any]:
+    def settings(self) -> dict[str, Any]:
         # batch sizes are left out: a request's judgement does not depend on its batch.
         return {
-            "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "model": self.model,
             "revision": self.revision,
             "dtype": self.dtype,
@@ -366,7 +359,7 @@ class Qwen3VLJudge(Judge):
                     )
                     torch.cuda.empty_cache()
                     continue
-                judgements += [merge_samples(samples, self.reduce) for samples in drawn]
+                judgements += [merge_draws(samples, self.reduce) for samples in drawn]
         finally:
             self._prepared = {}
         return judgements
@@ -444,7 +437,7 @@ class Qwen3VLJudge(Judge):
         inputs = self._inputs(batch, [""] * len(batch))
         sampler: list[LogitsProcessor] = []
         if sample is not None:
-            seeds = [draw_seed(conversation_by_content(r.messages), sample) for r in batch]
+            seeds = [draw_seed(conversation_by_content(r), sample) for r in batch]
             sampler.append(SeededSampler(seeds, self.temperature))
         output = self._model.generate(
             **inputs,
@@ -467,9 +460,14 @@ class Qwen3VLJudge(Judge):
         "1" is ambiguous: it starts "1" and "10". A second step, with "1" forced into every row
         and the KV cache reused, gives q = p("0" | "1") over the whole vocabulary; then
         p(10) = p("1") q and p(1) = p("1") (1 - q). Nothing above 10 can be reached this way.
+
+        The arithmetic after the logits is in float64. A row's float32 logits differ by a few
+        ulps with the batch it is in (the CPU's matmul kernels follow the batch's shape); float32
+        softmax and renormalization rounded that up to 6e-7 in the tiny judge's score, float64
+        keeps it near 1e-8, so a judgement redone in another batch matches the first.
         """
         if not batch:
-            return torch.empty(0, 11)
+            return torch.empty(0, 11, dtype=torch.float64)
         inputs = self._inputs(batch, assistant_texts)
         one, zero = self._digit_ids[1], self._digit_ids[0]
         output = self._model.generate(
@@ -480,7 +478,7 @@ class Qwen3VLJudge(Judge):
             output_logits=True,  # the raw logits, before ForceToken rewrites them
             return_dict_in_generate=True,
         )
-        first_logits, after_one_logits = (logits.float().cpu() for logits in output.logits)
+        first_logits, after_one_logits = (logits.cpu().double() for logits in output.logits)
         first = first_logits[:, self._digit_ids].softmax(-1)
         zero_after_one = after_one_logits.softmax(-1)[:, zero]
         probs = torch.cat(
@@ -563,16 +561,6 @@ def _single_token(tokenizer: Any, text: str) -> int:
     return ids[0]
 
 
-def _image_paths(request: JudgeRequest) -> list[str]:
-    """The request's image paths, in the order the chat template places them."""
-    return [
-        part["image"]
-        for message in request.messages
-        for part in message["content"]
-        if part.get("type") == "image"
-    ]
-
-
 def _load_image(path: str) -> Image.Image:
     with Image.open(path) as image:
         return image.convert("RGB")
@@ -612,7 +600,7 @@ def _conversation_inputs(
         + assistant_text
         for request, assistant_text in zip(batch, assistant_texts, strict=True)
     ]
-    paths = [path for request in batch for path in _image_paths(request)]
+    paths = [path for request in batch for path in request.images()]
     with ThreadPoolExecutor(min(DECODE_THREADS, len(paths) or 1)) as pool:
         images = list(pool.map(_load_image, paths))  # PIL decodes without the GIL
     return processor(
@@ -678,7 +666,7 @@ def _inputs_key(batch: Sequence[JudgeRequest], assistant_texts: Sequence[str]) -
 def _request_size(request: JudgeRequest) -> tuple[int, int]:
     """Image pixels, then text length: what a request's memory grows with."""
     pixels = 0
-    for path in _image_paths(request):
+    for path in request.images():
         with Image.open(path) as image:  # reads the header only
             pixels += image.width * image.height
     return pixels, len(json.dumps(request.messages))

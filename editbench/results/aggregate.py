@@ -2,7 +2,7 @@
 
 Only judgements with status ``ok`` contribute numbers. Every other status, including
 ``missing`` for a sample that was never judged, counts as a failure of its category and lowers
-its coverage; it is never turned into a score (design invariant 1).
+its coverage; it is never turned into a score.
 
 Rows may carry more than a score: rubric ``criteria`` are summarised each on its own, and the
 ``samples`` of repeated judging measure how much of a category's score variance is the
