@@ -8,8 +8,8 @@ from typing import Any
 
 from PIL import Image
 
+from editbench.identity import Declared
 from editbench.records import EditRequest
-from editbench.store.identity import Declared
 
 
 class Editor(Declared):
@@ -20,7 +20,7 @@ class Editor(Declared):
 
     Each concrete editor declares a stable ``name`` and a ``version`` (bumped when its edits
     change for the same settings) and returns its :meth:`settings`; the store keys its edits by
-    the fingerprint built from the three (see :class:`~editbench.store.identity.Declared`).
+    the fingerprint built from the three (see :class:`~editbench.identity.Declared`).
 
     ``step_callback``, when a worker sets it, is called as ``step_callback(step, total_steps)``
     after every denoising step, for live progress.

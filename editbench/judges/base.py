@@ -6,8 +6,8 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+from editbench.identity import Declared
 from editbench.records import Judgement, JudgeRequest
-from editbench.store.identity import Declared
 
 
 class Judge(Declared):
@@ -19,7 +19,7 @@ class Judge(Declared):
     Each concrete judge declares a stable ``name`` and a ``version`` (bumped when its
     judgements change for the same settings) and returns its :meth:`settings`; the store keys
     its judgements by the fingerprint built from the three (see
-    :class:`~editbench.store.identity.Declared`)."""
+    :class:`~editbench.identity.Declared`)."""
 
     # Requests a worker hands to one score() call: fixed, or the most it may take until
     # fit_batch_size has settled it.

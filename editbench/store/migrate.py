@@ -1,7 +1,7 @@
 """Bring a store of format 1 to format 2, keeping its edits.
 
 Format 1 named each editor and judge by the module path of its class (a fingerprint's
-``"class"``); format 2 by the class's declared name and version (:mod:`editbench.store.identity`).
+``"class"``); format 2 by the class's declared name and version (:mod:`editbench.identity`).
 
 An edit's record holds everything its key is made of, so each edit is re-keyed in place: its
 image is renamed to the new key, its record written there, and the old record removed. A
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from editbench.errors import EditbenchError
+from editbench.identity import NAME_PATTERN, declared_fingerprint
 from editbench.store import (
     FORMAT,
     FORMAT_FILE,
@@ -33,7 +34,6 @@ from editbench.store import (
     write_format,
 )
 from editbench.store.admin import Entry, check_store_folder, edit_entries
-from editbench.store.identity import NAME_PATTERN, declared_fingerprint
 
 # The module paths that format 1 stored, and the names declared in their place. Frozen: format 1
 # is history, and a class renamed later keeps its entry here. Every class was at version 1.
