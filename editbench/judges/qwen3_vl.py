@@ -1,6 +1,6 @@
 """Qwen3-VL (dense or MoE) as a judge, through transformers.
 
-Two score modes (see DESIGN.md, "Scores"):
+Two score modes:
 
 - ``generate``: the judge writes a reply; :func:`parse_score` reads the score from it (for a
   rubric request, :func:`parse_criteria` reads each criterion's score and
@@ -27,20 +27,17 @@ the same positions as the same request scored alone.
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
 import threading
-import time
 import weakref
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
 import torch
-from PIL import Image
 from transformers import (
     AutoModelForImageTextToText,
     AutoProcessor,
@@ -61,6 +58,16 @@ from editbench.judges.draws import (
 )
 from editbench.judges.logits import ForceToken, SeededSampler
 from editbench.judges.parsing import text_through_prefix
+from editbench.judges.qwen3_vl_inputs import (
+    before_score_digit,
+    conversation_inputs,
+    first_passes,
+    inputs_key,
+    prepare_in_process,
+    request_size,
+    start_preparer,
+    started,
+)
 from editbench.judges.settings import check_judge_settings
 from editbench.records import PARSE_ERROR, Judgement, JudgeRequest
 
@@ -74,8 +81,6 @@ MEMORY_HEADROOM = 0.9  # of the free device memory: allocator fragmentation, oth
 # at the size a 1-and-2 probe gave), hence 1 and 4.
 PROBE_BATCHES = (1, 4)
 BACKOFF = 0.8  # an auto batch that runs out of memory is retried at this share of its size
-DECODE_THREADS = 8  # images decoded at once while preparing a batch
-PARENT_POLL_S = 0.5  # how often a preparing process checks that its worker is alive
 # Prepared inputs of a GPU judge are pinned, for an asynchronous copy to the device.
 PIN_PREPARED = True
 DTYPES = {dtype.value: getattr(torch, dtype.value) for dtype in Dtype}
@@ -220,7 +225,7 @@ class Qwen3VLJudge(Judge):
             default if self.prepare_processes is None else self.prepare_processes
         )
         if self._prepare_processes:
-            self._preparers().submit(_started)
+            self._preparers().submit(started)
             log.info("starting %d preparing process(es)", self._prepare_processes)
 
     def close(self) -> None:
@@ -263,14 +268,14 @@ class Qwen3VLJudge(Judge):
             self.batch_size = min(CPU_AUTO_BATCH_SIZE, self.max_batch_size)
             log.info("batch_size auto: %d (no device memory to measure)", self.batch_size)
             return
-        probe = max(requests, key=_request_size)
+        probe = max(requests, key=request_size)
         peaks = []
         for count in PROBE_BATCHES:
             torch.cuda.empty_cache()
             before = {device: torch.cuda.memory_allocated(device) for device in devices}
             for device in devices:
                 torch.cuda.reset_peak_memory_stats(device)
-            texts = [_before_score_digit(probe.score_prefix)] * count
+            texts = [before_score_digit(probe.score_prefix)] * count
             self._score_distributions([probe] * count, texts)
             peaks.append({d: torch.cuda.max_memory_allocated(d) - before[d] for d in devices})
         torch.cuda.empty_cache()
@@ -303,10 +308,10 @@ class Qwen3VLJudge(Judge):
         (the cast the model makes anyway), and are pinned here, so that the copy to the GPU is
         asynchronous. Later passes depend on what the judge writes and are made when they come.
         """
-        passes = _first_passes(requests, self.batch_size, self.score_mode)
+        passes = first_passes(requests, self.batch_size, self.score_mode)
         if self._prepare_processes:
             made = self._preparers().submit(
-                _prepare_in_process, passes, self._images_kwargs, DTYPES[self.dtype]
+                prepare_in_process, passes, self._images_kwargs, DTYPES[self.dtype]
             )
             inputs = made.result()
         else:
@@ -314,7 +319,7 @@ class Qwen3VLJudge(Judge):
         if PIN_PREPARED and self._model.device.type == "cuda":
             inputs = [BatchFeature({k: v.pin_memory() for k, v in one.items()}) for one in inputs]
         return {
-            _inputs_key(rows, texts): one for (rows, texts), one in zip(passes, inputs, strict=True)
+            inputs_key(rows, texts): one for (rows, texts), one in zip(passes, inputs, strict=True)
         }
 
     def _preparers(self) -> ProcessPoolExecutor:
@@ -323,7 +328,7 @@ class Qwen3VLJudge(Judge):
             self._pool = ProcessPoolExecutor(
                 self._prepare_processes,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_preparer,
+                initializer=start_preparer,
                 # Half the cores: the rest keep the thread that drives the GPU going.
                 initargs=(
                     self.model,
@@ -412,7 +417,7 @@ class Qwen3VLJudge(Judge):
         distributions: dict[tuple[int, int], torch.Tensor] = {}
         for start in range(0, len(ready), self.batch_size):
             rows = ready[start : start + self.batch_size]
-            assistant_texts = [_before_score_digit(drafts[i][k][1]) for i, k in rows]
+            assistant_texts = [before_score_digit(drafts[i][k][1]) for i, k in rows]
             probs = self._score_distributions([batch[i] for i, _ in rows], assistant_texts)
             distributions.update(zip(rows, probs, strict=True))
 
@@ -497,7 +502,7 @@ class Qwen3VLJudge(Judge):
     ) -> BatchFeature:
         """On the model's device, the processor inputs for each rendered conversation continued
         by an assistant text: prepared ahead if :meth:`prepare` foresaw them, else made now."""
-        inputs = self._prepared.get(_inputs_key(batch, assistant_texts))
+        inputs = self._prepared.get(inputs_key(batch, assistant_texts))
         if inputs is None:
             inputs = self._processor_inputs(batch, assistant_texts)
         return inputs.to(self._model.device, non_blocking=True)
@@ -507,9 +512,7 @@ class Qwen3VLJudge(Judge):
     ) -> BatchFeature:
         """Processor inputs (on the CPU) for each conversation continued by an assistant text."""
         with self._processor_lock:
-            return _conversation_inputs(
-                self._processor, self._images_kwargs, batch, assistant_texts
-            )
+            return conversation_inputs(self._processor, self._images_kwargs, batch, assistant_texts)
 
     def _resize_kwargs(self) -> dict[str, Any]:
         if self.min_pixels is None and self.max_pixels is None:
@@ -540,136 +543,11 @@ def _sequential_weight_reads() -> Iterator[None]:
             del os.environ["HF_DEACTIVATE_ASYNC_LOAD"]
 
 
-def _before_score_digit(text: str) -> str:
-    """``text`` (ending with the score prefix) as the judge writes it right before the digit.
-
-    Qwen's pre-tokenizer makes every digit a token of its own and never glues a space to it:
-    "Score: 7" is "Score", ":", " ", "7". After an ASCII prefix the score's first digit
-    therefore follows a standalone " " token, which the assistant text must end with, or the
-    distribution would be read one token early. After full-width punctuation ("评分：7") the
-    digit follows directly.
-    """
-    if not text or text[-1].isspace() or not text[-1].isascii():
-        return text
-    return text + " "
-
-
 def _single_token(tokenizer: Any, text: str) -> int:
     ids = tokenizer.encode(text, add_special_tokens=False)
     if len(ids) != 1:
         raise ValueError(f"Expected {text!r} to be one token, got {ids}; expected mode needs it")
     return ids[0]
-
-
-def _load_image(path: str) -> Image.Image:
-    with Image.open(path) as image:
-        return image.convert("RGB")
-
-
-def _first_passes(
-    requests: Sequence[JudgeRequest], batch_size: int, score_mode: str
-) -> list[tuple[list[JudgeRequest], list[str]]]:
-    """The rows and assistant texts of the first model pass of each batch of ``requests``:
-    the score distributions of plain expected-mode requests, else the first generate call
-    (in expected mode, that of the first score prefix's reasoning-first rows)."""
-    passes = []
-    for start in range(0, len(requests), batch_size):
-        batch = requests[start : start + batch_size]
-        if score_mode == "expected" and not any(r.reasoning_first for r in batch):
-            passes.append((list(batch), [_before_score_digit(r.score_prefix) for r in batch]))
-            continue
-        first = min(r.score_prefix for r in batch if r.reasoning_first or score_mode != "expected")
-        rows = [
-            r
-            for r in batch
-            if score_mode == "generate" or (r.reasoning_first and r.score_prefix == first)
-        ]
-        passes.append((rows, [""] * len(rows)))
-    return passes
-
-
-def _conversation_inputs(
-    processor: Any,
-    images_kwargs: dict[str, Any],
-    batch: Sequence[JudgeRequest],
-    assistant_texts: Sequence[str],
-) -> BatchFeature:
-    """Processor inputs for each conversation continued by an assistant text."""
-    texts = [
-        processor.apply_chat_template(request.messages, add_generation_prompt=True, tokenize=False)
-        + assistant_text
-        for request, assistant_text in zip(batch, assistant_texts, strict=True)
-    ]
-    paths = [path for request in batch for path in request.images()]
-    with ThreadPoolExecutor(min(DECODE_THREADS, len(paths) or 1)) as pool:
-        images = list(pool.map(_load_image, paths))  # PIL decodes without the GIL
-    return processor(
-        text=texts,
-        images=images or None,
-        padding=True,
-        return_tensors="pt",
-        images_kwargs=images_kwargs,
-    )
-
-
-# In a preparing process: the processor, loaded once when the process starts.
-_preparer_processor: Any = None
-
-
-def _start_preparer(model: str, revision: str | None, threads: int, parent: int) -> None:
-    global _preparer_processor
-    _exit_with_parent(parent)
-    torch.set_num_threads(threads)
-    _preparer_processor = AutoProcessor.from_pretrained(
-        model, revision=revision, padding_side="left"
-    )
-
-
-def _started() -> None:
-    """Nothing: a task that makes a pool start its processes."""
-
-
-def _exit_with_parent(parent: int) -> None:
-    """End this process once ``parent`` (the pid of the process that started it) is no longer
-    its parent. A pool's process waits on a queue whose writing end it holds itself, so it
-    never sees a killed worker close it; left running, it would also hold the run's stdout and
-    stderr open. The pid comes from the parent: one that died while this process was still
-    importing is already gone, and this process' parent is then another one."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL_S)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _prepare_in_process(
-    passes: list[tuple[list[JudgeRequest], list[str]]],
-    images_kwargs: dict[str, Any],
-    dtype: torch.dtype,
-) -> list[BatchFeature]:
-    return [
-        _conversation_inputs(_preparer_processor, images_kwargs, rows, texts).to(dtype)
-        for rows, texts in passes
-    ]
-
-
-def _inputs_key(batch: Sequence[JudgeRequest], assistant_texts: Sequence[str]) -> Any:
-    """What a model pass's inputs depend on: each conversation and its assistant text."""
-    return tuple(
-        (json.dumps(request.messages, sort_keys=True), text)
-        for request, text in zip(batch, assistant_texts, strict=True)
-    )
-
-
-def _request_size(request: JudgeRequest) -> tuple[int, int]:
-    """Image pixels, then text length: what a request's memory grows with."""
-    pixels = 0
-    for path in request.images():
-        with Image.open(path) as image:  # reads the header only
-            pixels += image.width * image.height
-    return pixels, len(json.dumps(request.messages))
 
 
 def _kv_bytes_per_token(model: torch.nn.Module) -> int:
