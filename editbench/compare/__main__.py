@@ -10,8 +10,9 @@ from pathlib import Path
 
 from editbench.compare.differences import compare_runs
 from editbench.compare.outputs import FILES, format_table, write_comparison
-from editbench.compare.sources import DEFAULT_TRACKING_URI, load_run
+from editbench.compare.sources import load_run
 from editbench.errors import EditbenchError
+from editbench.results.tracking import DEFAULT_TRACKING_URI
 
 
 def main(argv: Sequence[str] | None = None) -> int:
