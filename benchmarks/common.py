@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from PIL import Image
 
-from editbench.dataset import load_samples
 from editbench.records import Sample
+from editbench.sources.manifest import load_manifest
 
 
 def fill_random(model: torch.nn.Module, device: str, seed: int = 0) -> torch.nn.Module:
@@ -49,11 +49,11 @@ def sample_scenes(folder: Path, side: int) -> list[Sample]:
     as ``<id>.png`` (the samples point at those files)."""
     folder.mkdir(parents=True, exist_ok=True)
     scenes = []
-    for sample in load_samples(files("editbench") / "sample_data"):
+    for sample in load_manifest(files("editbench") / "sample_data"):
         path = folder / f"{sample.id}.png"
         with Image.open(sample.image) as image:
             image.convert("RGB").resize((side, side), Image.BICUBIC).save(path)
-        scenes.append(replace(sample, image=str(path)))
+        scenes.append(replace(sample, images=(str(path),)))
     return scenes
 
 

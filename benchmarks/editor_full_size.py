@@ -262,7 +262,7 @@ def make_request(side: int, folder: Path) -> tuple[EditRequest, Image.Image]:
     sample = sample_scenes(folder, side)[0]
     with Image.open(sample.image) as source:
         image = source.convert("RGB")
-    return EditRequest(sample.id, sample.image, sample.instruction, seed=0), image
+    return EditRequest(sample.id, sample.images, sample.instruction, seed=0), image
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

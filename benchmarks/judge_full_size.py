@@ -11,7 +11,8 @@ requests (1024² images, ~400 prompt tokens, the same batch size):
 - ``editbench``: what a judge worker runs: each batch's CPU work (:meth:`Qwen3VLJudge.prepare`)
   done ahead on a background thread by :func:`editbench.launch.prefetch.prefetched` while the judge
   scores the batch before, then :meth:`Qwen3VLJudge.score` in ``expected`` mode, on
-  :class:`JudgeRequest` s from :func:`render_judge_request` with images read from PNG files;
+  :class:`JudgeRequest` s from :func:`render_request` (the editbench protocol) with images read
+  from PNG files;
 - ``serial``: the same without the prefetch (the CPU work of each batch before its GPU work);
 - ``bare_1img``: the bare forward with one image per request (the first judge measurements'
   setup, kept so that figures stay comparable).
@@ -45,7 +46,8 @@ from benchmarks.common import log_to, release, sample_scenes, sync, timed
 from benchmarks.qwen3_vl_models import MODELS, RandomWeightsQwen3VLJudge, write_checkpoint
 from editbench.judges import qwen3_vl
 from editbench.launch.prefetch import prefetched
-from editbench.prompts import render_judge_request
+from editbench.protocols.requests import render_request
+from editbench.protocols.spec import Protocol
 from editbench.records import OK, JudgeRequest
 from editbench.tiny.tokenizer import build_qwen_tokenizer
 
@@ -70,7 +72,8 @@ def make_requests(count: int, side: int, text_tokens: int, tokenizer: Any, folde
         sample = samples[i % len(samples)]
         edited = paths[(i + 1) % len(paths)]
         option = {"system_prompt": system, "user_prompt_template": tail, "score_prefix": "Score:"}
-        return render_judge_request(sample, edited, option)
+        (call,) = Protocol.editbench({sample.category: option}).calls
+        return render_request(call, sample, edited)
 
     def length(request: JudgeRequest) -> int:  # tokens, less the two image placeholders
         text = tokenizer.apply_chat_template(

@@ -49,13 +49,39 @@ class Reduction(Choice):
 
 
 class Combination(Choice):
-    """How a rubric's criteria make one score (see
+    """How several scores make one: a reply's criteria, or a protocol's calls (see
     :func:`editbench.judges.combine.combine_criteria`)."""
 
     mean = "mean"
     min = "min"
     geometric_mean = "geometric_mean"
     viescore = "viescore"  # sqrt(min over the SC criteria * min over the PQ criteria)
+    weighted = "weighted"  # sum of weight * score over the weights given, divided by their sum
+
+
+class ReplyFormat(Choice):
+    """What a judge's reply gives, and so how it is read (:mod:`editbench.judges.parsing`)."""
+
+    score = "score"  # one number: "Score: 7", prose, a JSON "score" field
+    json_object = "json_object"  # named numbers in one JSON object at the end (a rubric)
+    score_list = "score_list"  # {"score": [a, b, ...], "reasoning": ...}, as VIEScore replies
+    lines = "lines"  # one "Name: k" line per named number, as ImgEdit's judge replies
+
+
+class ImageRole(Choice):
+    """An image a judge call shows."""
+
+    source = "source"  # every input image of the sample, in order
+    edit = "edit"  # the edited image
+    reference = "reference"  # the sample's reference (ground-truth) image
+
+
+class Headline(Choice):
+    """Which overall figure a benchmark publishes."""
+
+    mean_of_categories = "mean_of_categories"  # each category's mean, then their mean
+    sample_mean = "sample_mean"  # the mean over every sample
+    pooled = "pooled"  # the mean of every criterion value of every sample, pooled (KRIS-Bench)
 
 
 class Placement(Choice):

@@ -5,10 +5,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from editbench.prompts import render_judge_request
-from editbench.records import API_ERROR, EditRequest, JudgeRequest, Sample
+from editbench.protocols.requests import render_request
+from editbench.protocols.spec import Protocol
+from editbench.records import (
+    API_ERROR,
+    DEFAULT_REPLY,
+    DEFAULT_SCALE,
+    EditRequest,
+    JudgeRequest,
+    Sample,
+)
 from editbench.store import Store, content_hash, edit_key, file_sha256
 
 
@@ -31,6 +40,7 @@ class EditTask:
 class JudgeTask:
     key: str
     sample_id: str
+    call: str  # the protocol call this judgement answers
     edit_key: str
     request: JudgeRequest
     prompt_sha256: str
@@ -40,12 +50,19 @@ class JudgeTask:
 class Plan:
     samples: list[Sample]
     edits: list[EditTask]  # one per sample, in sample order
-    judgements: list[JudgeTask]  # one per sample, in sample order
+    judgements: list[JudgeTask]  # one per sample and call made for it, in sample order
+
+    def judgements_of(self) -> dict[str, list[JudgeTask]]:
+        """Each sample's judgements by sample id, in the protocol's call order."""
+        by_sample: dict[str, list[JudgeTask]] = {sample.id: [] for sample in self.samples}
+        for task in self.judgements:
+            by_sample[task.sample_id].append(task)
+        return by_sample
 
 
 def make_plan(
     samples: Sequence[Sample],
-    prompts: Mapping[str, Mapping[str, Any]],
+    protocol: Protocol,
     editor_fingerprint: Mapping[str, Any],
     judge_fingerprint: Mapping[str, Any],
     run_seed: int,
@@ -53,42 +70,64 @@ def make_plan(
 ) -> Plan:
     """Key every edit and judgement of ``samples``.
 
-    edit key = editor fingerprint + sample id + source image hash + instruction + seed;
-    judgement key = edit key + judge fingerprint + rendered prompt hash. The prompt is hashed
-    with its images named by content (source hash, edit key), not by path, so moving the
-    store or the dataset changes no key.
+    edit key = editor fingerprint + sample id + input images' hash + instruction + seed;
+    judgement key = edit key + judge fingerprint + rendered prompt hash, one per call the
+    protocol makes for the sample. The prompt is hashed with its images named by content
+    (source hashes, reference hash, edit key), not by path, so moving the store or the dataset
+    changes no key.
     """
     edits, judgements = [], []
     for sample in samples:
-        source_sha256 = file_sha256(sample.image)
+        image_hashes = [file_sha256(path) for path in sample.images]
+        # One input image keeps the key it always had; several are hashed as a list.
+        source_sha256 = image_hashes[0] if len(image_hashes) == 1 else content_hash(image_hashes)
         seed = edit_seed(run_seed, sample.id)
         this_edit = edit_key(editor_fingerprint, sample.id, source_sha256, sample.instruction, seed)
         edits.append(
             EditTask(
                 this_edit,
                 sample.id,
-                EditRequest(sample.id, sample.image, sample.instruction, seed),
+                EditRequest(sample.id, sample.images, sample.instruction, seed, sample.fields()),
                 source_sha256,
             )
         )
         edited_image = str(store.edit_image_path(this_edit))
-        request = render_judge_request(sample, edited_image, prompts[sample.category])
-        prompt_sha256 = content_hash(
-            {
-                "messages": request.messages_with_images(
-                    {sample.image: f"source:{source_sha256}", edited_image: f"edit:{this_edit}"}
-                ),
-                "score_prefix": request.score_prefix,
-                "reasoning_first": request.reasoning_first,
-                "criteria": request.criteria,
-                "combine": request.combine,
-            }
-        )
-        judgement_key = content_hash(
-            {"edit_key": this_edit, "judge": judge_fingerprint, "prompt_sha256": prompt_sha256}
-        )
-        judgements.append(JudgeTask(judgement_key, sample.id, this_edit, request, prompt_sha256))
+        names = {
+            path: f"source:{digest}"
+            for path, digest in zip(sample.images, image_hashes, strict=True)
+        }
+        if sample.reference_image is not None:
+            names[sample.reference_image] = f"reference:{file_sha256(sample.reference_image)}"
+        names[edited_image] = f"edit:{this_edit}"
+        names = {str(Path(path).absolute()): name for path, name in names.items()}
+        for call in protocol.calls_for(sample):
+            request = render_request(call, sample, edited_image)
+            prompt_sha256 = content_hash(_hashed_request(request, names))
+            judgement_key = content_hash(
+                {"edit_key": this_edit, "judge": judge_fingerprint, "prompt_sha256": prompt_sha256}
+            )
+            judgements.append(
+                JudgeTask(judgement_key, sample.id, call.name, this_edit, request, prompt_sha256)
+            )
     return Plan(list(samples), edits, judgements)
+
+
+def _hashed_request(request: JudgeRequest, names: Mapping[str, str]) -> dict[str, Any]:
+    """What a judgement's key hashes of its request. The reply format and scale enter only
+    where they differ from a single 0-10 score, so the keys of the judgements stored before
+    protocols had them stay the same."""
+    hashed: dict[str, Any] = {
+        "messages": request.messages_with_images(names),
+        "score_prefix": request.score_prefix,
+        "reasoning_first": request.reasoning_first,
+        "criteria": request.criteria,
+        "combine": request.combine,
+    }
+    if request.reply != DEFAULT_REPLY:
+        hashed["reply"] = request.reply
+    if tuple(request.scale) != DEFAULT_SCALE:
+        hashed["scale"] = list(request.scale)
+    return hashed
 
 
 def pending(plan: Plan, store: Store) -> tuple[list[EditTask], list[JudgeTask]]:

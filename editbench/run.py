@@ -21,8 +21,8 @@ from editbench.config.validate import validate
 from editbench.launch.phases import execute
 from editbench.launch.worker import EDIT, SCORE
 from editbench.plan import make_plan
-from editbench.records import CATEGORIES
-from editbench.results.aggregate import aggregate
+from editbench.protocols.spec import describe
+from editbench.results.aggregate import benchmark_results
 from editbench.results.chart import write_category_chart
 from editbench.results.dry_run import write_dry_run
 from editbench.results.report import write_report
@@ -55,7 +55,7 @@ def run(
     store = Store(cfg.store.root)
     plan = make_plan(
         setup.samples,
-        setup.prompts,
+        setup.protocol,
         setup.editor.fingerprint(),
         setup.judge.fingerprint(),
         cfg.seed,
@@ -75,8 +75,16 @@ def run(
     try:
         stats, done = execute(cfg, setup, plan, store, output_dir)
         edit_stats, score_stats = stats[EDIT], stats[SCORE]
-        rows = collect_rows(plan, store)
-        results = aggregate(rows, CATEGORIES, n_bootstrap=cfg.bootstrap_samples, seed=cfg.seed)
+        rows = collect_rows(plan, store, setup.protocol)
+        results = benchmark_results(
+            rows,
+            list(dict.fromkeys(sample.category for sample in setup.samples)),
+            headline=setup.protocol.headline,
+            subsets=setup.subsets,
+            n_bootstrap=cfg.bootstrap_samples,
+            seed=cfg.seed,
+        )
+        results["protocol"] = describe(setup.protocol, plan, setup.judge_config["score_mode"])
         results["work"] = {
             "edits_done": done["edits"],
             "edits_reused": len(plan.edits) - done["edits"],

@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
 from editbench.config.resolvers import register_resolvers
-from editbench.config.schema import register_schemas
+from editbench.config.schema import ProtocolSchema, register_schemas
+from editbench.protocols.spec import Protocol
 from editbench.tiny import ensure_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +48,16 @@ def local_overrides(tmp_path: Path) -> list[str]:
         f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
         f"tracking.artifact_root={tmp_path / 'mlartifacts'}",
     ]
+
+
+def make_protocol(calls: dict[str, Any], **options: Any) -> Protocol:
+    """A protocol as a ``conf/protocol/`` file would make it: ``calls`` and the protocol's
+    ``options`` over the schema's defaults (typed, then plain data), named ``test`` unless
+    ``options`` names it."""
+    config = OmegaConf.merge(
+        OmegaConf.structured(ProtocolSchema), {"name": "test", "calls": calls, **options}
+    )
+    return Protocol.from_config(OmegaConf.to_container(config, resolve=True, enum_to_str=True))
 
 
 @pytest.fixture

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from editbench.results.aggregate import aggregate, paired_bootstrap
+from editbench.config.resolvers import SAMPLE_DATA
+from editbench.plan import make_plan
+from editbench.protocols.spec import Protocol
+from editbench.results.aggregate import aggregate, benchmark_results, paired_bootstrap
+from editbench.results.summary import collect_rows
+from editbench.sources.manifest import load_manifest
+from editbench.store import Store
 
 
 def row(
@@ -108,6 +116,9 @@ def test_nothing_at_all() -> None:
         "judged": 0,
         "coverage": None,
         "ci95_mean_of_categories": None,
+        "ci95_sample_mean": None,
+        "headline": None,
+        "ci95_headline": None,
     }
 
 
@@ -280,3 +291,93 @@ def test_undefined_judge_noise_is_none() -> None:
     assert (first["judge_spread_mean"], first["judge_variance_share"]) == (None, None)
     second = aggregate(never_varies, ["color"])["categories"]["color"]
     assert (second["judge_spread_mean"], second["judge_variance_share"]) == (0.0, None)
+
+
+# -- the published overall figure and subsets -----------------------------------------------------
+
+
+@pytest.mark.parametrize("headline", ["mean_of_categories", "sample_mean"])
+def test_the_headline_is_the_overall_figure_the_benchmark_publishes(
+    rows: list[dict], headline: str
+) -> None:
+    overall = aggregate(rows, ["color", "physical"], headline=headline)["overall"]
+    assert overall["headline"] == overall[headline]
+    assert overall["ci95_headline"] == overall[f"ci95_{headline}"]
+    assert overall["sample_mean"] == pytest.approx(6.25)  # (8 + 6 + 7 + 4) / 4
+    assert overall["mean_of_categories"] == pytest.approx(5.5)  # (7 + 4) / 2
+
+
+def test_the_sample_mean_has_a_reproducible_interval() -> None:
+    overall = aggregate(noisy_rows(), ["color", "physical"], seed=3)["overall"]
+    low, high = overall["ci95_sample_mean"]
+    assert low < overall["sample_mean"] < high
+    assert aggregate(noisy_rows(), ["color", "physical"], seed=3)["overall"] == overall
+    assert aggregate(noisy_rows(), ["color", "physical"], seed=4)["overall"] != overall
+
+
+def test_pooled_is_the_mean_of_every_pooled_value_of_the_ok_samples() -> None:
+    rows = [
+        row("a1", "color", score=50.0, pooled=[100.0, 50.0, 25.0]),
+        row("a2", "color", score=75.0, pooled=[75.0]),
+        row("b1", "style", score=50.0, pooled=[0.0, 100.0]),
+        row("b2", "style", "parse_error", pooled=[100.0, 100.0]),  # a failure pools nothing
+    ]
+    results = aggregate(rows, ["color", "style"], headline="pooled")
+    overall = results["overall"]
+    assert overall["pooled"] == pytest.approx(350 / 6)
+    assert overall["headline"] == overall["pooled"]
+    assert overall["ci95_headline"] == overall["ci95_pooled"]
+    low, high = overall["ci95_pooled"]
+    assert 0.0 <= low <= overall["pooled"] <= high <= 100.0
+    assert results["categories"]["color"]["pooled"] == pytest.approx(250 / 4)
+    assert results["categories"]["style"]["pooled"] == pytest.approx(50.0)
+    # The scores are summarised as ever beside it.
+    assert overall["mean_of_categories"] == pytest.approx((62.5 + 50.0) / 2)
+
+
+def test_a_headline_without_values_is_none_and_an_unknown_one_an_error() -> None:
+    unjudged = [row("a1", "color", "refusal")]
+    overall = aggregate(unjudged, ["color"], headline="pooled")["overall"]
+    assert (overall["headline"], overall["ci95_headline"]) == (None, None)
+    with pytest.raises(ValueError, match="Unknown headline 'best'"):
+        aggregate(unjudged, ["color"], headline="best")
+
+
+def test_subsets_are_aggregated_over_their_rows_and_categories() -> None:
+    rows = [
+        row("a-en", "color", score=8.0, extra={"language": "en", "hard": True}),
+        row("a-cn", "color", score=4.0, extra={"language": "cn", "hard": True}),
+        row("b-en", "style", score=6.0, extra={"language": "en"}),
+        row("b-cn", "style", "parse_error", extra={"language": "cn"}),
+        row("c-de", "text", score=1.0, extra={"language": "de"}),
+    ]
+    subsets = {
+        "en": {"language": "en"},
+        "asia": {"language": ["cn"]},
+        "hard color": {"hard": True, "category": "color"},
+        "none": {"language": "fr"},
+    }
+    results = benchmark_results(rows, ["color", "style", "text"], subsets=subsets)
+    assert results["overall"]["n"] == 5
+    en, asia, hard, none = (results["subsets"][name] for name in subsets)
+    assert list(en["categories"]) == ["color", "style"]
+    assert en["overall"]["mean_of_categories"] == pytest.approx(7.0)
+    assert (asia["overall"]["n"], asia["overall"]["judged"]) == (2, 1)
+    assert asia["categories"]["style"]["failures"] == {"parse_error": 1}
+    assert hard["overall"]["sample_mean"] == pytest.approx(6.0)
+    assert none["overall"]["n"] == 0 and none["categories"] == {}
+    assert "subsets" not in benchmark_results(rows, ["color", "style", "text"])
+
+
+def test_a_subset_may_filter_on_any_sample_field(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    shutil.copy(SAMPLE_DATA / "images" / "physical-chrome-ball.png", tmp_path / "images" / "a.png")
+    line = {"id": "a", "category": "c", "instruction": "i", "image": "images/a.png"}
+    (tmp_path / "manifest.jsonl").write_text(json.dumps({**line, "reference_text": "red"}) + "\n")
+    subsets = {"hinted": {"reference_text": "red"}}
+    samples = load_manifest(tmp_path, subsets=subsets)  # the field exists: accepted
+    protocol = Protocol.editbench({"c": {"user_prompt_template": "{{instruction}}"}})
+    store = Store(tmp_path / "store")
+    plan = make_plan(samples, protocol, {"name": "e"}, {"name": "j"}, 0, store)
+    rows = collect_rows(plan, store, protocol)
+    assert benchmark_results(rows, ["c"], subsets=subsets)["subsets"]["hinted"]["overall"]["n"] == 1

@@ -40,7 +40,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from editbench.results.aggregate import aggregate
+from editbench.results.aggregate import aggregate, benchmark_results
 from editbench.results.report import write_report
 from editbench.results.tracking import MlflowTracker
 
@@ -269,6 +269,152 @@ def test_report_gallery_filters_sorts_and_opens_full_size(
         expect(viewer).to_be_hidden()
 
 
+SCRIPT_CATEGORY = "<script>alert('category')</script>"
+
+
+@pytest.fixture
+def protocol_site(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """A served report of a two-call protocol (VIEScore's SC and PQ), with subsets, a sample of
+    two inputs and a reference, and a category named like a script."""
+    root = tmp_path / "site"
+    images = root / "images"
+    cases = [  # id, category, language, SC, PQ (None: the call failed)
+        ("a-1", "subject-add", "en", 6.0, 8.0),
+        ("a-2", "subject-add", "cn", 3.0, 5.0),
+        ("x-1", SCRIPT_CATEGORY, "en", 9.0, 4.0),
+        ("x-2", SCRIPT_CATEGORY, "cn", 2.0, None),
+    ]
+    rows = []
+    for key, category, language, sc, pq in cases:
+        calls = {
+            "SC": {
+                "status": "ok",
+                "score": sc,
+                "criteria": {"editing_success": sc},
+                "reply": f"SC reply of {key}",
+                "error": None,
+            },
+            "PQ": {
+                "status": "ok",
+                "score": pq,
+                "criteria": {"naturalness": pq},
+                "reply": f"PQ reply of {key}",
+                "error": None,
+            },
+        }
+        if pq is None:
+            calls["PQ"].update(status="parse_error", criteria=None, error="no score list")
+        ok = pq is not None
+        rows.append(
+            {
+                "id": key,
+                "category": category,
+                "instruction": f"Edit {key}",
+                "source_image": save_image(images / f"{key}.png", (64, 48)),
+                "edited_image": save_image(images / f"{key}-edit.png", (64, 48)),
+                "status": "ok" if ok else "parse_error",
+                "score": (sc * pq) ** 0.5 if ok else None,
+                "criteria": {"editing_success": sc, "SC": sc, "naturalness": pq, "PQ": pq}
+                if ok
+                else None,
+                "error": None if ok else "PQ: no score list",
+                "reply": "\n\n".join(f"--- {n} ---\n{c['reply']}" for n, c in calls.items()),
+                "calls": calls,
+                "judgement_key": None,
+                "extra": {"lang": language},
+            }
+        )
+    rows[0]["source_images"] = [rows[0]["source_image"], save_image(images / "a-1-b.png", (64, 48))]
+    rows[0]["reference_image"] = save_image(images / "a-1-ref.png", (64, 48))
+    subsets = {"en": {"lang": "en"}, "cn": {"lang": "cn"}}
+    results = benchmark_results(rows, ["subject-add", SCRIPT_CATEGORY], subsets=subsets)
+    results["protocol"] = {
+        "name": "viescore",
+        "combine": "geometric_mean",
+        "score": "geometric_mean",
+        "headline": "mean_of_categories",
+        "rescale_to": None,
+        "calls": {
+            "SC": {"judgements": 4, "read_by": "generate"},
+            "PQ": {"judgements": 4, "read_by": "generate"},
+        },
+    }
+    write_report(root / "run" / "report.html", rows, results, "VIEScore", {})
+    return root, results
+
+
+@needs_chromium
+def test_report_shows_protocol_criteria_subsets_and_each_call(
+    page: Page, protocol_site: tuple[Path, dict[str, Any]], artifacts: Path
+) -> None:
+    root, results = protocol_site
+    with serve(root) as base:
+        page.goto(f"{base}/run/report.html")
+        screenshot(page, artifacts / "report-protocol.png")
+
+        # The published figure, above everything else
+        headline = page.locator("#headline")
+        expect(headline).to_contain_text("protocol viescore · mean of category means")
+        expect(page.locator(".headline-value")).to_have_text(
+            f"{results['overall']['headline']:.2f}"
+        )
+        expect(headline).to_contain_text("3 of 4 samples judged (75.0% coverage)")
+        assert headline.evaluate("node => node.getBoundingClientRect().bottom") < page.locator(
+            "h2", has_text="Summary"
+        ).evaluate("node => node.getBoundingClientRect().top")
+
+        criteria = page.locator("table.criteria").first
+        expect(criteria.locator("thead th")).to_have_text(
+            ["category", "score", "editing_success", "SC", "naturalness", "PQ"]
+        )
+        expect(criteria.locator("tbody tr")).to_have_count(3)  # two categories and overall
+        expect(criteria.locator("tbody tr").nth(1).locator("td").first).to_have_text(
+            SCRIPT_CATEGORY
+        )
+
+        # A subset's name opens its section: its criteria and categories
+        cn = page.locator("details.subset#subset-1")
+        expect(cn.locator("table.subset-categories")).to_be_hidden()
+        page.locator("a.subset-link", has_text="cn").click()
+        expect(cn).to_have_js_property("open", True)
+        expect(cn.locator("table.subset-categories tbody tr")).to_have_count(2)
+        expect(cn.locator("summary")).to_contain_text("1/2 judged, 50.0%")
+        screenshot(page, artifacts / "report-subset.png")
+
+        # The filters take a category of any name
+        page.select_option("#filter-category", SCRIPT_CATEGORY)
+        assert visible_ids(page) == ["x-1", "x-2"]
+        page.locator(f'.summary a[data-category="{SCRIPT_CATEGORY}"]').first.click()
+        assert visible_ids(page) == ["x-1", "x-2"]
+        page.select_option("#filter-status", "parse_error")
+        assert visible_ids(page) == ["x-2"]
+        failed = page.locator(".sample[data-id='x-2']")
+        expect(failed.locator(".call[data-call='PQ'] .status")).to_have_text("parse_error")
+        expect(failed.locator(".call[data-call='PQ'] .error")).to_have_text("no score list")
+        page.select_option("#filter-category", "")
+        page.select_option("#filter-status", "")
+
+        # Each call's verdict and reply; every input and the reference
+        card = page.locator(".sample[data-id='a-1']")
+        expect(card.locator(".call")).to_have_count(2)
+        expect(card.locator(".call[data-call='SC'] .call-score")).to_have_text("6.00")
+        expect(card.locator(".call[data-call='SC'] .call-criteria")).to_have_text(
+            "editing_success 6.00"
+        )
+        reply = card.locator(".call[data-call='PQ'] details")
+        expect(reply.locator("pre")).to_be_hidden()
+        reply.locator("summary").click()
+        expect(reply.locator("pre")).to_have_text("PQ reply of a-1")
+        expect(card.locator(".inputs .picture")).to_have_count(2)
+        card.locator(".reference .picture").click()
+        expect(page.locator("#viewer-caption")).to_have_text("a-1 · reference · 64×48 px")
+        page.keyboard.press("Escape")
+        for image in card.locator("img").all():
+            image.scroll_into_view_if_needed()
+            expect(image).to_have_js_property("complete", True)
+            assert image.evaluate("image => image.naturalWidth") > 0
+
+
 @needs_chromium
 def test_thousand_samples_load_and_filter_quickly(
     page: Page, tmp_path: Path, artifacts: Path
@@ -360,7 +506,9 @@ def test_comparison_page(page: Page, tmp_path: Path, artifacts: Path) -> None:
                 "edited_image": save_image(images / f"{category}-{i}-{side}.png", (64, 48)),
                 "status": "ok",
                 "score": 3.0 + i + (shift if category == "physical" else 0.0),
+                "criteria": {"SC": 3.0 + i + shift, "PQ": 5.0},
                 "reply": f"Run {side}, sample {i}.",
+                "extra": {"half": "first" if i < 2 else "second"},
             }
             for category in CATEGORIES
             for i in range(4)
@@ -368,6 +516,11 @@ def test_comparison_page(page: Page, tmp_path: Path, artifacts: Path) -> None:
         folder = tmp_path / "runs" / side
         folder.mkdir(parents=True)
         (folder / "samples.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+        config = {
+            "protocol": {"name": "viescore", "headline": "mean_of_categories"},
+            "dataset": {"subsets": {"first": {"half": "first"}, "second": {"half": "second"}}},
+        }
+        (folder / "config.yaml").write_text(json.dumps(config))  # YAML reads JSON
         runs.append(str(folder))
     command = [sys.executable, "-m", "editbench.compare", *runs, "--out", str(site / "compare")]
     result = subprocess.run(
@@ -380,11 +533,25 @@ def test_comparison_page(page: Page, tmp_path: Path, artifacts: Path) -> None:
 
     with serve(site) as base:
         page.goto(f"{base}/compare/comparison.html")
-        summary = page.locator("table.summary tbody tr")
+        summary = page.locator("table.summary.categories tbody tr")
         expect(summary).to_have_count(len(CATEGORIES) + 1)
         expect(summary.last).to_contain_text("overall")
         expect(summary.first).to_contain_text("+1.50")  # physical moved by the shift
-        expect(page.locator("svg.chart circle.dot")).to_have_count(len(CATEGORIES) + 1)
+        expect(page.locator("svg.chart circle.dot")).to_have_count(len(CATEGORIES) + 1 + 2)
+        expect(page.locator(".details")).to_contain_text("viescore")
+        criteria = page.locator("table.criteria tbody tr")
+        expect(criteria).to_have_count(2)
+        expect(criteria.first).to_contain_text("SC")
+        expect(criteria.first).to_contain_text("+1.50")
+        expect(criteria.last).to_contain_text("+0.00")
+        per_category = page.locator("details.criterion").first
+        expect(per_category.locator("table")).to_be_hidden()
+        per_category.locator("summary").click()
+        expect(per_category.locator("tbody tr")).to_have_count(len(CATEGORIES))
+        subsets = page.locator("table.subsets tbody tr")
+        expect(subsets).to_have_count(2)
+        expect(subsets.first).to_contain_text("first")
+        expect(subsets.first).to_contain_text("+0.50")  # physical's 1.50 over 3 categories
         movers = page.locator("table.movers img")
         expect(movers).to_have_count(3 * 3)  # source | edit A | edit B for each mover
         for image in movers.all():

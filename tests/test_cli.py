@@ -94,6 +94,7 @@ def test_demo_is_logged_to_mlflow(demo_run: Path, workspace: Path):
     assert run.info.run_name == "tiny × tiny · prompts v1"
     assert run.data.params["editor/num_inference_steps"] == "2"
     assert run.data.tags["editbench.prompts"] == "v1"
+    assert run.data.tags["editbench.protocol"] == "editbench"
     results = json.loads((demo_run / "results.json").read_text())
     assert run.data.metrics["score/overall"] == pytest.approx(
         results["overall"]["mean_of_categories"]
@@ -169,7 +170,7 @@ def test_prompt_sweep_rejudges_only_physical(demo_run: Path, workspace: Path):
         filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
     )
     assert sorted(run.data.tags["editbench.prompts"] for run in children) == [
-        "physical=v2,environment=v1,social=v1,causal=v1,referential=v1",
+        "causal=v1,environment=v1,physical=v2,referential=v1,social=v1",  # by category name
         "v1",
     ]
     # the parent summarises its jobs; each later job carries its comparison with the first

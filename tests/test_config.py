@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 import subprocess
 import sys
+from collections.abc import Mapping
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,13 +18,20 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from editbench.config.schema import (
-    DatasetSchema,
+    CallSchema,
     DiffusersEditorSchema,
+    HFColumnsSchema,
+    HFDatasetSchema,
+    ImgEditDatasetSchema,
+    KrisDatasetSchema,
     LayoutSchema,
+    ManifestDatasetSchema,
     OpenAIJudgeSchema,
     PrecomputedEditorSchema,
     PromptSchema,
+    ProtocolSchema,
     Qwen3VLJudgeSchema,
+    RiseDatasetSchema,
     TrackingSchema,
 )
 from editbench.config.validate import model_config, validate
@@ -30,6 +40,7 @@ from editbench.errors import EditbenchError
 from editbench.judges.base import Judge
 from editbench.judges.openai_api import OpenAIJudge
 from editbench.judges.qwen3_vl import Qwen3VLJudge
+from editbench.records import Sample
 from editbench.results.tracking import MlflowTracker, NoTracking
 
 from .conftest import CONF
@@ -82,10 +93,51 @@ def test_tracking_options_instantiate(compose_config, option, tracker):
     assert isinstance(instantiate(compose_config(f"tracking={option}").tracking), tracker)
 
 
-def test_dataset_and_layout_options(compose_config):
-    for option in options("dataset"):
-        samples = instantiate(compose_config(f"dataset={option}").dataset)
-        assert samples
+def dataset_overrides(option: str, tmp_path: Path) -> list[str]:
+    """Where the dataset option finds its data: the bundled sample benchmark for ``sample``, and
+    for a benchmark's preset a small copy in its published layout, written by the module of
+    editbench.sample_data named as the preset (given as the preset's ``path`` for a Hugging Face
+    dataset, else its ``root``)."""
+    if option == "sample":
+        return []
+    writer = importlib.import_module(f"editbench.sample_data.{option}")
+    folder = writer.write(tmp_path / option)
+    option_file = OmegaConf.load(CONF / "dataset" / f"{option}.yaml")
+    key = "path" if "/schema/dataset/hf@_here_" in option_file.defaults else "root"
+    return [f"dataset.{key}={folder}"]
+
+
+# The protocol each dataset option judges with unless the command line picks another: a
+# benchmark's preset picks the benchmark's own.
+PRESET_PROTOCOLS = {
+    "sample": "editbench",
+    "gedit_bench": "viescore",
+    "imgedit": "imgedit",
+    "kris_bench": "kris",
+    "rise_bench": "rise",
+}
+
+
+@pytest.mark.parametrize("option", options("dataset"))
+def test_dataset_options_instantiate_and_validate_with_their_protocol(
+    compose_config, option, tmp_path
+):
+    cfg = compose_config(
+        "experiment=demo", f"dataset={option}", *dataset_overrides(option, tmp_path)
+    )
+    samples = instantiate(cfg.dataset)
+    assert samples and all(isinstance(sample, Sample) for sample in samples)
+    assert all(Path(path).is_file() for sample in samples for path in sample.images)
+    assert len({sample.id for sample in samples}) == len(samples)
+    # The preset's protocol (its defaults pick it) is checked against its samples.
+    setup = validate(cfg)
+    assert [sample.id for sample in setup.samples] == [sample.id for sample in samples]
+    assert setup.protocol.name == PRESET_PROTOCOLS[option]
+    declared = cfg.dataset.subsets
+    assert setup.subsets == ({} if declared is None else OmegaConf.to_container(declared))
+
+
+def test_layout_options(compose_config):
     for option in options("layout"):
         assert compose_config(f"layout={option}").layout.name == option
 
@@ -152,7 +204,14 @@ def test_bad_editor_argument_fails_before_loading(compose_config):
         (["editor.dtype=float8"], "[bfloat16, float16, float32]"),
         (["layout.name=diagonal"], "[shared, split]"),
         (["layout.load=lazy"], "[parallel, serial]"),
-        (["prompts.physical.combine=max"], "[mean, min, geometric_mean, viescore]"),
+        (["prompts.physical.combine=max"], "[mean, min, geometric_mean, viescore, weighted]"),
+        (["prompts.physical.reply=prose"], "[score, json_object, score_list, lines]"),
+        (["protocol.combine=max"], "[mean, min, geometric_mean, viescore, weighted]"),
+        (["protocol.headline=best"], "[mean_of_categories, sample_mean, pooled]"),
+        (
+            ["protocol=viescore", "protocol.calls.SC.prompt.reply=prose"],
+            "[score, json_object, score_list, lines]",
+        ),
     ],
 )
 def test_a_value_outside_a_choice_fails_at_compose_naming_key_and_choices(
@@ -186,7 +245,9 @@ def test_validated_configs_hold_plain_strings(compose_config):
     setup = validate(cfg)
     assert setup.judge_config["score_mode"] == "expected" and setup.placement == "replica"
     assert setup.judge_config["reduce"] == "median" and setup.editor_config["dtype"] == "float32"
-    assert _plain(setup.prompts) and type(setup.prompts["physical"]["combine"]) is str
+    (call,) = setup.protocol.calls
+    assert _plain(dict(call.prompts)) and type(call.prompts["physical"]["combine"]) is str
+    assert type(setup.protocol.combine) is str and type(setup.protocol.headline) is str
     assert _plain(setup.editor.fingerprint()) and _plain(setup.judge.fingerprint())
 
 
@@ -213,40 +274,87 @@ def test_cfg_job_prints_plain_strings(tmp_path):
     assert printed["prompts"]["physical"]["combine"] == "mean"
 
 
+# The schema an option pulls in through its defaults list, by the entry that pulls it.
+PULLED = {
+    "/schema/editor/diffusers@_here_": DiffusersEditorSchema,
+    "/schema/editor/precomputed@_here_": PrecomputedEditorSchema,
+    "/schema/scorer/qwen3_vl@_here_": Qwen3VLJudgeSchema,
+    "/schema/scorer/openai_api@_here_": OpenAIJudgeSchema,
+    "/schema/dataset/manifest@_here_": ManifestDatasetSchema,
+    "/schema/dataset/hf@_here_": HFDatasetSchema,
+    "/schema/dataset/imgedit@_here_": ImgEditDatasetSchema,
+    "/schema/dataset/kris@_here_": KrisDatasetSchema,
+    "/schema/dataset/rise@_here_": RiseDatasetSchema,
+    "/schema/protocol@_here_": ProtocolSchema,
+}
+# Settings typed by another schema: key -> (its schema, whether it maps names to them).
+NESTED: dict[type, dict[str, tuple[type, bool]]] = {
+    ProtocolSchema: {"calls": (CallSchema, True)},
+    CallSchema: {"prompt": (PromptSchema, False), "prompts": (PromptSchema, True)},
+    HFDatasetSchema: {"columns": (HFColumnsSchema, False)},
+}
+
+
 def _schema(group: str, option: dict[str, Any]) -> type:
     """The schema that types an option of ``group``."""
-    if group in ("editor", "scorer"):
-        (pulled,) = [d for d in option["defaults"] if isinstance(d, str) and "schema" in d]
-        return {
-            "/schema/editor/diffusers@_here_": DiffusersEditorSchema,
-            "/schema/editor/precomputed@_here_": PrecomputedEditorSchema,
-            "/schema/scorer/qwen3_vl@_here_": Qwen3VLJudgeSchema,
-            "/schema/scorer/openai_api@_here_": OpenAIJudgeSchema,
-        }[pulled]
     if group.startswith("prompts/"):
         return PromptSchema
-    return {"layout": LayoutSchema, "dataset": DatasetSchema, "tracking": TrackingSchema}[group]
+    if group in ("layout", "tracking"):
+        return {"layout": LayoutSchema, "tracking": TrackingSchema}[group]
+    (pulled,) = [d for d in option["defaults"] if isinstance(d, str) and d.startswith("/schema/")]
+    return PULLED[pulled]
 
 
-@pytest.mark.parametrize(
-    "path",
-    sorted(
-        path
-        for group in ("editor", "scorer", "layout", "dataset", "tracking", "prompts")
-        for path in (CONF / group).rglob("*.yaml")
-    ),
-    ids=lambda path: str(path.relative_to(CONF)),
-)
+def _repeated(option: Mapping[str, Any], schema: type, where: str = "") -> dict[str, Any]:
+    """Each setting of ``option`` (and of the settings typed by a schema of their own) that
+    equals its schema's default, by its dotted key."""
+    defaults = OmegaConf.structured(schema)
+    nested = NESTED.get(schema, {})
+    found = {}
+    for key, value in option.items():
+        if key == "defaults":
+            continue
+        if key in nested and isinstance(value, Mapping):
+            inner, by_name = nested[key]
+            parts = value.items() if by_name else [(None, value)]
+            for name, part in parts:
+                at = f"{where}{key}." + (f"{name}." if by_name else "")
+                found.update(_repeated(part, inner, at) if isinstance(part, Mapping) else {})
+        elif not OmegaConf.is_missing(defaults, key) and defaults[key] == value:
+            found[f"{where}{key}"] = value
+    return found
+
+
+def _option_files() -> list[Any]:
+    groups = ("editor", "scorer", "layout", "dataset", "tracking", "prompts", "protocol")
+    paths = sorted(path for group in groups for path in (CONF / group).rglob("*.yaml"))
+    return [pytest.param(path, id=str(path.relative_to(CONF))) for path in paths]
+
+
+@pytest.mark.parametrize("path", _option_files())
 def test_options_hold_only_what_differs_from_the_schema(path):
     option = OmegaConf.to_container(OmegaConf.load(path), resolve=False) or {}
     group = str(path.parent.relative_to(CONF))
-    defaults = OmegaConf.structured(_schema(group, option))
-    repeated = {
-        key: value
-        for key, value in option.items()
-        if key != "defaults" and not OmegaConf.is_missing(defaults, key) and defaults[key] == value
-    }
+    repeated = _repeated(option, _schema(group, option))
     assert not repeated, f"{path.relative_to(CONF)} repeats the schema's defaults: {repeated}"
+
+
+def test_the_repeat_check_finds_a_default_at_any_depth():
+    protocol = {
+        "name": "p",
+        "combine": "mean",
+        "calls": {
+            "a": {"text_first": False, "prompts": {"x": {"reply": "score", "scale": [0, 10]}}}
+        },
+    }
+    assert _repeated(protocol, ProtocolSchema) == {
+        "combine": "mean",
+        "calls.a.text_first": False,
+        "calls.a.prompts.x.reply": "score",
+        "calls.a.prompts.x.scale": [0, 10],
+    }
+    columns = {"path": "x", "columns": {"id": "key", "category": "category"}}
+    assert _repeated(columns, HFDatasetSchema) == {"columns.category": "category"}
 
 
 @pytest.mark.parametrize("judge", [Qwen3VLJudge, OpenAIJudge])

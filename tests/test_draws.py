@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from editbench.judges.combine import combine_criteria
 from editbench.judges.draws import (
     conversation_by_content,
     draw_seed,
@@ -61,11 +62,11 @@ def test_score_replies_are_read_strictly() -> None:
     assert read_reply(request, "Good.\nScore: 7.5") == Judgement(OK, "Good.\nScore: 7.5", score=7.5)
     unread = read_reply(request, "Maybe a 7?", note=" (cut at max_tokens)")
     assert (unread.status, unread.reply, unread.score) == (PARSE_ERROR, "Maybe a 7?", None)
-    assert unread.error == "the reply states no certain score (cut at max_tokens)"
+    assert unread.error == "the reply states no certain score on the scale 0-10 (cut at max_tokens)"
 
 
 def test_rubric_replies_give_each_criterion_and_their_combination() -> None:
-    request = JudgeRequest([], criteria=RUBRIC, combine="min")
+    request = JudgeRequest([], criteria=RUBRIC, combine="min", reply="json_object")
 
     judgement = read_reply(request, '{"follows": 9, "keeps": 4, "looks": 8}')
     assert (judgement.status, judgement.score) == (OK, 4.0)
@@ -73,8 +74,48 @@ def test_rubric_replies_give_each_criterion_and_their_combination() -> None:
     unread = read_reply(request, '{"follows": 9, "looks": 8}')
     assert (unread.status, unread.criteria) == (PARSE_ERROR, None)
     assert unread.error == (
-        "the reply ends with no certain JSON object of the criteria ['follows', 'keeps', 'looks']"
+        "the reply states no certain JSON object of the criteria ['follows', 'keeps', 'looks'] "
+        "on the scale 0-10"
     )
+
+
+def test_a_score_is_read_on_its_scale() -> None:
+    request = JudgeRequest([], scale=(1.0, 5.0))
+    assert read_reply(request, "Score: 4").score == 4.0
+    assert read_reply(request, "4/5").score == 4.0
+    beyond = read_reply(request, "Score: 7")
+    assert (beyond.status, beyond.error) == (
+        PARSE_ERROR,
+        "the reply states no certain score on the scale 1-5",
+    )
+    assert read_reply(request, "Score: 0").status == PARSE_ERROR
+
+
+def test_score_lists_and_named_lines_are_read_by_the_reply_format() -> None:
+    groups = {"editing": "SC", "overediting": "SC"}
+    listed = JudgeRequest([], criteria=groups, combine="min", reply="score_list")
+    judgement = read_reply(listed, '{"score": [8, 3], "reasoning": "Too much changed."}')
+    assert (judgement.status, judgement.score) == (OK, 3.0)
+    assert judgement.criteria == {"editing": 8.0, "overediting": 3.0}
+    unread = read_reply(listed, '{"score": [8]}')
+    assert unread.error == (
+        'the reply states no certain {"score": [...]} list of 2 scores '
+        "['editing', 'overediting'] on the scale 0-10"
+    )
+
+    named = {"Prompt Compliance": "SC", "Visual Quality": "PQ"}
+    lines = JudgeRequest([], criteria=named, reply="lines", scale=(1.0, 5.0))
+    judgement = read_reply(lines, "Prompt Compliance: 4\nVisual Quality: 5")
+    assert (judgement.status, judgement.score) == (OK, 4.5)
+    assert judgement.criteria == {"Prompt Compliance": 4.0, "Visual Quality": 5.0}
+    unread = read_reply(lines, "Prompt Compliance: 4\nVisual Quality: 9")  # off the scale
+    assert unread.error == (
+        "the reply states no certain line for each of ['Prompt Compliance', 'Visual Quality'] "
+        "on the scale 1-5"
+    )
+    # The same reply read as a JSON object gives nothing: the format decides the reader.
+    as_json = JudgeRequest([], criteria=named, reply="json_object", scale=(1.0, 5.0))
+    assert read_reply(as_json, "Prompt Compliance: 4\nVisual Quality: 5").status == PARSE_ERROR
 
 
 def test_a_distribution_scores_its_mean() -> None:
@@ -84,6 +125,20 @@ def test_a_distribution_scores_its_mean() -> None:
     assert judgement.entropy == pytest.approx(1.5 * math.log(2))
     assert entropy([1 / 11] * 11) == pytest.approx(math.log(11))
     assert entropy([1.0] + [0.0] * 10) == 0.0
+
+
+def test_a_distribution_is_restricted_to_the_whole_scores_of_the_scale() -> None:
+    distribution = [0.1] + [0.0] * 3 + [0.3, 0.3] + [0.0] * 4 + [0.3]
+    judgement = expected_judgement(distribution, "", scale=(1.0, 5.0))
+    assert judgement.distribution == pytest.approx([0.0] * 4 + [0.5, 0.5] + [0.0] * 5)
+    assert judgement.score == pytest.approx(4.5)
+    assert judgement.entropy == pytest.approx(math.log(2))
+    nothing = expected_judgement([0.5] + [0.0] * 9 + [0.5], "", scale=(1.0, 5.0))
+    assert (nothing.status, nothing.score, nothing.error) == (
+        PARSE_ERROR,
+        None,
+        "no probability on the scores of the scale 1-5 at the score position",
+    )
 
 
 def test_a_single_sample_is_the_judgement() -> None:
@@ -150,3 +205,8 @@ def test_samples_need_no_torch() -> None:
         " sys.exit('torch' in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_named_scores_are_never_combined_by_weights() -> None:
+    with pytest.raises(ValueError, match="weighted"):
+        combine_criteria({"follows": 9.0, "keeps": 4.0, "looks": 8.0}, RUBRIC, "weighted")

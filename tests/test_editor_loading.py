@@ -33,7 +33,7 @@ def diffusers_rotation(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def edit_once(editor: DiffusersEditor, source_image: str) -> Image.Image:
-    (edited,) = editor.edit([EditRequest("s1", source_image, "make it blue", seed=0)])
+    (edited,) = editor.edit([EditRequest("s1", (source_image,), "make it blue", seed=0)])
     return edited
 
 

@@ -512,11 +512,12 @@ def test_rubric_replies_without_every_criterion_are_a_parse_error(
     serve: Callable[..., ScriptedServer], requests: list[JudgeRequest], reply: str
 ) -> None:
     server = serve(lambda body, attempt: completion(reply))
-    (judgement,) = loaded(server.base_url).score([replace(requests[0], criteria=RUBRIC)])
+    request = replace(requests[0], criteria=RUBRIC, reply="json_object")
+    (judgement,) = loaded(server.base_url).score([request])
     assert (judgement.status, judgement.reply, judgement.score) == (PARSE_ERROR, reply, None)
     assert judgement.error == (
-        "the reply ends with no certain JSON object of the criteria"
-        " ['instruction_following', 'visual_quality']"
+        "the reply states no certain JSON object of the criteria"
+        " ['instruction_following', 'visual_quality'] on the scale 0-10"
     )
 
 
@@ -527,17 +528,51 @@ def test_rubric_replies_combine_their_criteria(
         'Follows the instruction.\n```json\n{"instruction_following": 8, "visual_quality": 2}\n```'
     )
     server = serve(lambda body, attempt: completion(reply))
-    request = replace(requests[0], criteria=RUBRIC, combine="viescore")
+    request = replace(requests[0], criteria=RUBRIC, combine="viescore", reply="json_object")
     (judgement,) = loaded(server.base_url).score([request])
     assert (judgement.status, judgement.reply) == (OK, reply)
     assert judgement.criteria == {"instruction_following": 8.0, "visual_quality": 2.0}
     assert judgement.score == pytest.approx(4.0)  # sqrt(min SC * min PQ)
 
 
-def test_expected_mode_refuses_rubric_prompts(requests: list[JudgeRequest]) -> None:
-    judge = loaded("http://127.0.0.1:9/v1", score_mode="expected")
-    with pytest.raises(ValueError, match="score_mode='generate'"):
-        judge.score([replace(requests[0], criteria=RUBRIC)])
+def test_expected_mode_asks_no_logprobs_for_a_rubric_and_reads_its_reply(
+    serve: Callable[..., ScriptedServer], requests: list[JudgeRequest]
+) -> None:
+    rubric_reply = 'Follows it.\n{"instruction_following": 8, "visual_quality": 2}'
+    score_reply, tokens, expected = QWEN_SEVEN
+
+    def answer(body: dict[str, Any], attempt: int) -> tuple[int, dict[str, Any]]:
+        if body.get("logprobs"):
+            return completion(score_reply, logprobs=tokens)
+        return completion(rubric_reply)
+
+    server = serve(answer)
+    rubric = replace(requests[1], criteria=RUBRIC, combine="min", reply="json_object")
+    judge = loaded(server.base_url, score_mode="expected")
+    plain, read = judge.score([requests[0], rubric])
+
+    assert (read.status, read.reply, read.score) == (OK, rubric_reply, 2.0)
+    assert read.criteria == {"instruction_following": 8.0, "visual_quality": 2.0}
+    assert read.distribution is None
+    assert plain.score == pytest.approx(sum(s * p for s, p in expected.items()))
+    bodies = {body["messages"][1]["content"][-1]["text"]: body for body in server.bodies}
+    rubric_body = bodies["Add a tree on the left. Score: X"]
+    assert "logprobs" not in rubric_body and "top_logprobs" not in rubric_body
+    assert rubric_body["max_tokens"] == 512  # its whole reply, not a few tokens after a prefix
+    plain_body = bodies["Make the sky red. Score: X"]
+    assert plain_body["logprobs"] is True
+    assert plain_body["max_tokens"] == EXPECTED_REPLY_TOKENS
+
+
+def test_expected_mode_reads_only_the_scores_on_the_scale(
+    serve: Callable[..., ScriptedServer], requests: list[JudgeRequest]
+) -> None:
+    tokens = [token("Score"), token(":"), token(" "), token("4", {"4": 0.5, "5": 0.3, "9": 0.2})]
+    server = serve(lambda body, attempt: completion("Score: 4", logprobs=tokens))
+    request = replace(requests[0], scale=(1.0, 5.0))
+    (judgement,) = loaded(server.base_url, score_mode="expected").score([request])
+    assert judgement.distribution == pytest.approx([0.0] * 4 + [0.625, 0.375] + [0.0] * 5)
+    assert judgement.score == pytest.approx(4 * 0.625 + 5 * 0.375)
 
 
 def test_images_go_as_png_data_urls_within_max_pixels(

@@ -15,16 +15,18 @@ from omegaconf import DictConfig
 from PIL import Image, ImageColor
 
 from editbench.config.resolvers import SAMPLE_DATA
-from editbench.dataset import load_samples
 from editbench.editors.precomputed import PrecomputedEditor
 from editbench.errors import EditbenchError
 from editbench.records import EditRequest
 from editbench.run import run
+from editbench.sources.manifest import load_manifest
 from editbench.store import Store, file_sha256
 
 
-def request(sample_id: str) -> EditRequest:
-    return EditRequest(sample_id, "/unused/source.png", "make it blue", seed=0)
+def request(sample_id: str, **fields: object) -> EditRequest:
+    """The request of sample ``sample_id``, whose fields are its id and ``fields``."""
+    values = {"id": sample_id, "category": "color", "instruction": "make it blue", **fields}
+    return EditRequest(sample_id, ("/unused/source.png",), "make it blue", 0, values)
 
 
 def decoded(edit: Image.Image | bytes) -> Image.Image:
@@ -188,7 +190,7 @@ def test_a_run_judges_the_folder_and_fails_early_on_a_missing_image(
 ) -> None:
     edits = tmp_path / "edits"
     edits.mkdir()
-    samples = load_samples(SAMPLE_DATA, limit=4)
+    samples = load_manifest(SAMPLE_DATA, limit=4)
     colors = ["red", "green", "blue", "white"]
     for sample, color in zip(samples, colors, strict=True):
         write_image(edits / f"{sample.id}.png", size=(64, 64), color=color)
@@ -233,3 +235,163 @@ def test_cli_without_a_root_names_the_key(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "editor.root" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- a path pattern: edits laid out as a benchmark releases them ---------------------------------
+
+GEDIT = "{task_type}/{instruction_language}/{key}.png"
+
+
+def gedit_request(key: str, task_type: str = "color_alter", language: str = "en") -> EditRequest:
+    return request(f"{key}/{language}", key=key, task_type=task_type, instruction_language=language)
+
+
+def test_a_pattern_finds_each_edit_by_the_samples_fields(tmp_path: Path) -> None:
+    (tmp_path / "color_alter" / "en").mkdir(parents=True)
+    (tmp_path / "color_alter" / "cn").mkdir(parents=True)
+    write_image(tmp_path / "color_alter" / "en" / "k1.png", color="red")
+    write_image(tmp_path / "color_alter" / "cn" / "k1.png", color="blue")
+    write_image(tmp_path / "k1.png", color="white")  # not where the pattern looks
+    editor = PrecomputedEditor(str(tmp_path), pattern=GEDIT)
+    requests = [gedit_request("k1"), gedit_request("k1", language="cn")]
+
+    editor.check(requests)
+    red, blue = editor.edit(requests)
+
+    assert decoded(red).getpixel((0, 0)) == (255, 0, 0)
+    assert decoded(blue).getpixel((0, 0)) == (0, 0, 255)
+
+
+def test_a_pattern_without_an_extension_takes_any_of_the_four(tmp_path: Path) -> None:
+    (tmp_path / "images" / "color").mkdir(parents=True)
+    write_image(tmp_path / "images" / "color" / "1.jpg", color="green")
+    write_image(tmp_path / "images" / "color" / "2.webp", color="blue")
+    editor = PrecomputedEditor(str(tmp_path), pattern="images/{category}/{id}")
+    editor.check([request("1"), request("2")])
+    green, blue = editor.edit([request("1"), request("2")])
+    assert decoded(green).getpixel((0, 0))[1] > 100 and decoded(blue).getpixel((0, 0))[2] > 200
+
+
+def test_a_pattern_without_an_extension_takes_it_in_any_case(tmp_path: Path) -> None:
+    (tmp_path / "color").mkdir()
+    write_image(tmp_path / "color" / "1.PNG")
+    PrecomputedEditor(str(tmp_path), pattern="{category}/{id}").check([request("1")])
+
+
+def test_a_missing_edit_names_the_paths_the_pattern_expected(tmp_path: Path) -> None:
+    editor = PrecomputedEditor(str(tmp_path), pattern="images/{category}/{id}")
+    with pytest.raises(EditbenchError) as caught:
+        editor.check([request("7")])
+    message = str(caught.value)
+    assert "expected exactly one file at the pattern 'images/{category}/{id}' per sample" in message
+    assert (
+        f"'7': no image; expected images/color/7.<png|jpg|jpeg|webp> under {tmp_path.resolve()}"
+    ) in message
+    with_extension = PrecomputedEditor(str(tmp_path), pattern=GEDIT)
+    with pytest.raises(EditbenchError, match=r"'k1/en': no image; expected color_alter/en/k1\.png"):
+        with_extension.check([gedit_request("k1")])
+
+
+def test_two_files_for_one_edit_are_named(tmp_path: Path) -> None:
+    write_image(tmp_path / "1.png")
+    write_image(tmp_path / "1.jpg")
+    with pytest.raises(
+        EditbenchError, match=r"'1': 2 images \(1\.jpg, 1\.png\); expected exactly one"
+    ):
+        PrecomputedEditor(str(tmp_path), pattern="{id}").check([request("1")])
+
+
+def test_a_field_leading_outside_the_root_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "edits"
+    (root / "color").mkdir(parents=True)
+    write_image(tmp_path / "secret.png")
+    (root / "color" / "link.png").symlink_to(tmp_path / "secret.png")
+    editor = PrecomputedEditor(str(root), pattern="{category}/{id}.png")
+
+    with pytest.raises(EditbenchError) as caught:
+        editor.check([request("../../secret"), request("link")])
+    message = str(caught.value)
+    assert (
+        f"'../../secret': 'color/../../secret.png' leads outside {root.resolve()}; expected a "
+        "path inside it"
+    ) in message
+    assert f"'link': 'color/link.png' leads outside {root.resolve()}" in message
+    with pytest.raises(EditbenchError, match="leads outside"):
+        editor.edit([request("../../secret")])
+
+
+def test_a_field_holding_an_absolute_path_is_listed(tmp_path: Path) -> None:
+    editor = PrecomputedEditor(str(tmp_path), pattern="{id}")
+    with pytest.raises(EditbenchError, match="'/nowhere/x'"):
+        editor.check([request("/nowhere/x")])
+
+
+def test_a_field_the_sample_lacks_is_named_with_the_samples_fields(tmp_path: Path) -> None:
+    editor = PrecomputedEditor(str(tmp_path), pattern="{task}/{id}.png")
+    with pytest.raises(EditbenchError) as caught:
+        editor.check([request("1", language="en")])
+    assert (
+        "'1': pattern '{task}/{id}.png' names the field 'task', which the sample does not have; "
+        "its fields are: category, id, instruction, language"
+    ) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("edit.png", "pattern 'edit.png' names no field"),
+        ("{}.png", "pattern '{}.png' names no field"),
+        ("", "pattern '' names no field"),
+        ("{id.png", "pattern '{id.png' is not a path pattern"),
+        ("id}.png", "pattern 'id}.png' is not a path pattern"),
+    ],
+)
+def test_a_pattern_is_checked_when_the_editor_is_built(
+    tmp_path: Path, pattern: str, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        PrecomputedEditor(str(tmp_path), pattern=pattern)
+
+
+def test_with_a_pattern_every_image_below_the_root_is_in_the_fingerprint(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    write_image(tmp_path / "a" / "b" / "1.png")
+    write_image(tmp_path / "top.jpg")
+    before = PrecomputedEditor(str(tmp_path), pattern="a/b/{id}").fingerprint()
+    assert before["pattern"] == "a/b/{id}"
+    assert PrecomputedEditor(str(tmp_path), pattern="a/{id}").fingerprint() != before
+    assert "pattern" not in PrecomputedEditor(str(tmp_path)).fingerprint()
+
+    (tmp_path / "a" / "notes.txt").write_text("not an image")
+    assert PrecomputedEditor(str(tmp_path), pattern="a/b/{id}").fingerprint() == before
+
+    changes = [
+        lambda: write_image(tmp_path / "a" / "b" / "1.png", color="blue"),  # a matched file
+        lambda: write_image(tmp_path / "top.jpg", color="blue"),  # one no sample matches
+        lambda: write_image(tmp_path / "a" / "b" / "2.webp"),  # a new one
+        lambda: (tmp_path / "a" / "b" / "1.png").rename(tmp_path / "a" / "1.png"),  # moved
+    ]
+    seen = [before]
+    for change in changes:
+        change()
+        seen.append(PrecomputedEditor(str(tmp_path), pattern="a/b/{id}").fingerprint())
+    assert len({json.dumps(fingerprint, sort_keys=True) for fingerprint in seen}) == len(seen)
+
+
+def test_a_run_finds_edits_by_the_pattern_it_is_given(
+    compose_config: Callable[..., DictConfig], tmp_path: Path
+) -> None:
+    edits = tmp_path / "edits"
+    samples = load_manifest(SAMPLE_DATA, limit=4)
+    for sample in samples:
+        (edits / sample.category).mkdir(parents=True, exist_ok=True)
+        write_image(edits / sample.category / f"{sample.id}.webp")
+    pattern = "editor.pattern='{category}/{id}'"  # quoted, as on the command line
+    summary = run(
+        compose_precomputed(compose_config, edits, pattern, "dry_run=true"), tmp_path / "r"
+    )
+    assert summary["edits_to_do"] == 4
+
+    (edits / samples[1].category / f"{samples[1].id}.webp").unlink()
+    with pytest.raises(EditbenchError, match=re.escape(f"'{samples[1].id}': no image; expected")):
+        run(compose_precomputed(compose_config, edits, pattern, "dry_run=true"), tmp_path / "f")

@@ -21,6 +21,7 @@ import pytest
 import torch
 from PIL import Image
 
+from editbench.choices import Combination
 from editbench.errors import EditbenchError
 from editbench.judges.combine import COMBINATIONS
 from editbench.judges.parsing import parse_score, text_through_prefix
@@ -184,6 +185,23 @@ def test_reasoning_first_reads_the_score_after_the_written_prefix(
         assert_same_judgement(batched, single)
 
 
+def test_a_rubric_in_an_expected_mode_batch_is_its_generated_reply(
+    judge_path: str, requests: list[JudgeRequest]
+) -> None:
+    rubric = replace(requests[1], criteria={"follows": "SC"}, reply="json_object")
+    greedy = loaded(judge_path, score_mode="generate").score([rubric])[0]
+    judge = loaded(judge_path)
+    alone = [judge.score([request])[0] for request in (requests[0], requests[2])]
+    together = judge.score([requests[0], rubric, requests[2]])
+
+    assert together[1].reply == greedy.reply and together[1].reply
+    assert (together[1].status, together[1].score) == (greedy.status, greedy.score)
+    assert together[1].distribution is None
+    for batched, single in zip((together[0], together[2]), alone, strict=True):
+        assert_distribution(batched)
+        assert_same_judgement(batched, single)
+
+
 def test_max_pixels_changes_what_the_judge_sees(
     judge_path: str, requests: list[JudgeRequest]
 ) -> None:
@@ -246,6 +264,29 @@ def test_prepared_inputs_are_used_and_change_nothing(
     # Only the passes that read the score after reasoning the judge wrote are made then.
     wrote_prefix = [any(j.status == OK for j in alone[i : i + 2]) for i in (0, 2)]
     assert len(made) == (sum(wrote_prefix) if reasoning_first else 0)
+    for with_prepared, without in zip(ahead, alone, strict=True):
+        assert_same_judgement(with_prepared, without)
+
+
+def test_prepared_inputs_of_a_batch_holding_a_rubric_in_expected_mode(
+    judge_path: str, requests: list[JudgeRequest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's first pass is the generation of its rubric rows; its plain rows' distributions
+    follow, made when score() comes to them."""
+    rubric = replace(requests[1], criteria={"follows": "SC"}, reply="json_object")
+    batch = [requests[0], rubric, requests[2]]
+    judge = loaded(judge_path, batch_size=2)
+    alone = judge.score(batch)
+    prepared = judge.prepare(batch)
+    assert len(prepared) == 2  # [rubric] generated; [requests[2]] read at the prefix
+
+    made = []
+    processor_inputs = judge._processor_inputs
+    monkeypatch.setattr(
+        judge, "_processor_inputs", lambda *args: made.append(args) or processor_inputs(*args)
+    )
+    ahead = judge.score(batch, prepared)
+    assert [rows for rows, _ in made] == [[requests[0]]]
     for with_prepared, without in zip(ahead, alone, strict=True):
         assert_same_judgement(with_prepared, without)
 
@@ -391,6 +432,8 @@ def test_repeated_reasoning_first_reads_each_sample_at_its_prefix(
 # -- from replies to judgements, on replies written by hand ---------------------------------------
 
 RUBRIC = {"follows": "SC", "keeps": "SC", "looks": "PQ"}
+# How a reply's named scores may combine: weighted combines a protocol's calls, not a reply's.
+REPLY_COMBINATIONS = [c for c in COMBINATIONS if c != Combination.weighted]
 # The score of follows 9, keeps 4 and looks 8 by each formula; a new formula needs its line.
 COMBINED = {
     "mean": 7.0,
@@ -418,10 +461,10 @@ def score_request() -> JudgeRequest:
 
 
 def rubric_request(combine: str) -> JudgeRequest:
-    return replace(score_request(), criteria=RUBRIC, combine=combine)
+    return replace(score_request(), criteria=RUBRIC, combine=combine, reply="json_object")
 
 
-@pytest.mark.parametrize("combine", COMBINATIONS)
+@pytest.mark.parametrize("combine", REPLY_COMBINATIONS)
 def test_rubric_reply_is_combined(combine: str) -> None:
     reply = 'Good.\n```json\n{"follows": 9, "keeps": 4, "looks": 8}\n```'
     (judgement,) = scripted([reply]).score([rubric_request(combine)])
@@ -470,7 +513,8 @@ def test_no_sample_with_a_score_is_the_first_failure() -> None:
     assert judgement.score is None and judgement.spread is None
     assert judgement.samples == [None, None]
     assert judgement.error == (
-        "no judge sample gave a score; the first: the reply states no certain score"
+        "no judge sample gave a score; the first: the reply states no certain score on the "
+        "scale 0-10"
     )
     assert sample_replies(judgement) == ["Maybe.", "Hard to say."]
 
@@ -488,9 +532,35 @@ def test_rubric_samples_reduce_each_criterion() -> None:
     assert judgement.criteria == pytest.approx({"follows": 8.0, "keeps": 5.0, "looks": 5.0})
 
 
-def test_rubric_requests_need_generate_mode() -> None:
-    with pytest.raises(ValueError, match="generate"):
-        Qwen3VLJudge("org/judge").score([rubric_request("mean")])
+def test_expected_mode_generates_and_parses_a_rubric_beside_scores_read_by_expectation() -> None:
+    """A reply of several numbers has no one score position to read: in expected mode it is
+    generated and parsed, while the plain requests of its batch are read from the distribution."""
+    judge = Qwen3VLJudge("org/judge", score_mode="expected")
+    generated: list[tuple[list[JudgeRequest], str | None]] = []
+    read: list[list[JudgeRequest]] = []
+    reply = 'Fine.\n{"follows": 9, "keeps": 4, "looks": 8}'
+
+    def generate(batch: list[JudgeRequest], stop_string: str | None, sample: int | None):
+        generated.append((list(batch), stop_string))
+        return [reply] * len(batch)
+
+    def distributions(batch: list[JudgeRequest], assistant_texts: list[str]) -> torch.Tensor:
+        read.append(list(batch))
+        return torch.tensor([[0.0] * 6 + [0.5, 0.5] + [0.0] * 3] * len(batch), dtype=torch.float64)
+
+    judge._generate = generate
+    judge._score_distributions = distributions
+    plain, rubric = score_request(), rubric_request("min")
+    judgements = judge.score([plain, rubric, plain])
+
+    assert generated == [([rubric], None)]  # to the end of its reply, no stop at a prefix
+    assert read == [[plain, plain]]
+    assert (judgements[1].status, judgements[1].reply, judgements[1].score) == (OK, reply, 4.0)
+    assert judgements[1].criteria == {"follows": 9.0, "keeps": 4.0, "looks": 8.0}
+    assert judgements[1].distribution is None
+    for judgement in (judgements[0], judgements[2]):
+        assert (judgement.status, judgement.reply) == (OK, "")
+        assert judgement.score == pytest.approx(6.5)
 
 
 @pytest.mark.gpu

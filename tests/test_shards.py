@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from editbench.config.resolvers import SAMPLE_DATA
-from editbench.dataset import load_samples
 from editbench.errors import EditbenchError
+from editbench.sources.manifest import load_manifest
 from editbench.store import Store
 
 from .conftest import ROOT, local_overrides
@@ -27,8 +27,8 @@ COMPOSE_S = 30
 
 @pytest.mark.parametrize("count", [1, 2, 3, 7])
 def test_shards_partition_the_samples(count):
-    everything = [s.id for s in load_samples(SAMPLE_DATA)]
-    parts = [[s.id for s in load_samples(SAMPLE_DATA, shard=f"{i}/{count}")] for i in range(count)]
+    everything = [s.id for s in load_manifest(SAMPLE_DATA)]
+    parts = [[s.id for s in load_manifest(SAMPLE_DATA, shard=f"{i}/{count}")] for i in range(count)]
     assert sorted(i for part in parts for i in part) == sorted(everything)
     assert sum(len(p) for p in parts) == len(everything)
 
@@ -38,15 +38,15 @@ def test_shard_does_not_depend_on_manifest_order(tmp_path):
     shutil.copytree(SAMPLE_DATA / "images", tmp_path / "images")
     (tmp_path / "manifest.jsonl").write_text("\n".join(reversed(lines)) + "\n")
     for i in range(3):
-        forward = {s.id for s in load_samples(SAMPLE_DATA, shard=f"{i}/3")}
-        backward = {s.id for s in load_samples(tmp_path, shard=f"{i}/3")}
+        forward = {s.id for s in load_manifest(SAMPLE_DATA, shard=f"{i}/3")}
+        backward = {s.id for s in load_manifest(tmp_path, shard=f"{i}/3")}
         assert forward == backward
 
 
 @pytest.mark.parametrize("shard", ["2/2", "1", "a/b", "-1/2", "0/0"])
 def test_bad_shard_is_named(shard):
     with pytest.raises(EditbenchError, match=f"shard: {shard!r}"):
-        load_samples(SAMPLE_DATA, shard=shard)
+        load_manifest(SAMPLE_DATA, shard=shard)
 
 
 def store_records(root: Path) -> dict[str, dict]:

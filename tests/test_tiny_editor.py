@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from editbench.editors.diffusers_editor import DiffusersEditor
+from editbench.errors import EditbenchError
 from editbench.records import EditRequest
 from editbench.tiny import ensure_tiny_model
 from editbench.tiny.tokenizer import build_qwen_tokenizer
@@ -39,7 +40,7 @@ def test_tiny_model_is_built_once_then_reused(
 def test_edit_returns_an_rgb_image_of_the_requested_size(
     editor: DiffusersEditor, source_image: str
 ) -> None:
-    (edited,) = editor.edit([EditRequest("s1", source_image, "make it blue", seed=0)])
+    (edited,) = editor.edit([EditRequest("s1", (source_image,), "make it blue", seed=0)])
 
     assert edited.mode == "RGB"
     assert edited.size == (SIZE, SIZE)
@@ -52,7 +53,7 @@ def test_seed_alone_decides_the_noise_and_steps_are_reported(
     editor.step_callback = lambda step, total: steps.append((step, total))
     try:
         first, again, other = editor.edit(
-            [EditRequest("s1", source_image, "make it blue", seed=seed) for seed in (1, 1, 2)]
+            [EditRequest("s1", (source_image,), "make it blue", seed=seed) for seed in (1, 1, 2)]
         )
     finally:
         editor.step_callback = None
@@ -73,9 +74,27 @@ def test_the_same_folder_runs_as_the_plus_pipeline(tiny_editor: str, source_imag
     )
     editor.load("cpu")
 
-    (edited,) = editor.edit([EditRequest("s1", source_image, "make it blue", seed=0)])
+    (edited,) = editor.edit([EditRequest("s1", (source_image,), "make it blue", seed=0)])
 
     assert (edited.mode, edited.size) == ("RGB", (SIZE, SIZE))
+    # several input images go to the Plus pipeline as one list
+    both = EditRequest("s2", (source_image, source_image), "put the two together", seed=0)
+    editor.check([both])
+    (together,) = editor.edit([both])
+    assert (together.mode, together.size) == ("RGB", (SIZE, SIZE))
+
+
+def test_a_single_image_pipeline_refuses_samples_with_several_images(tiny_editor: str) -> None:
+    editor = DiffusersEditor(tiny_editor, dtype="float32")
+    one = EditRequest("one", ("/a.png",), "x", seed=0)
+    several = [EditRequest(f"s{i}", ("/a.png", "/b.png"), "x", seed=0) for i in range(12)]
+    editor.check([one])
+    with pytest.raises(EditbenchError) as raised:
+        editor.check([one, *several])
+    message = str(raised.value)
+    assert "QwenImageEditPipeline edits one input image" in message
+    assert "samples 's0', 's1'" in message and "and 2 more have several" in message
+    assert "QwenImageEditPlusPipeline" in message
 
 
 @pytest.mark.parametrize(
@@ -108,7 +127,9 @@ def test_unsupported_values_are_named_in_the_error(field: str, value: str) -> No
 
 def test_edit_before_load_is_an_error(source_image: str) -> None:
     with pytest.raises(RuntimeError, match="load"):
-        DiffusersEditor("Qwen/Qwen-Image-Edit").edit([EditRequest("s1", source_image, "x", seed=0)])
+        DiffusersEditor("Qwen/Qwen-Image-Edit").edit(
+            [EditRequest("s1", (source_image,), "x", seed=0)]
+        )
 
 
 def test_tokenizer_splits_digits_and_renders_list_content_for_every_role() -> None:

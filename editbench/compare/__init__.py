@@ -1,18 +1,26 @@
 """Compare two runs sample by sample: how much, and how surely, B scores above or below A.
 
-Only samples that both runs judged ``ok`` are paired (matched by sample id); a sample judged
-by one run alone is counted, never compared. Per category, the difference is the mean of
-``score_B - score_A`` over its shared samples, with a paired bootstrap 95% interval and p-value.
-**Overall** is the mean over categories (those with shared samples) of the per-category
-differences, i.e. ``mean_of_categories`` of B minus that of A, both over the shared samples, as
-in results.json; so every category weighs the same however many samples it has. Its interval
-is a stratified paired bootstrap: each category's pairs are resampled on their own.
+Only runs judged by the same protocol are compared. Only samples that both runs judged ``ok``
+are paired (matched by sample id); a sample judged by one run alone is counted, never
+compared. Per category, the difference is that of its figure over its shared samples: the mean
+score, or, where the benchmark publishes pooled figures (KRIS-Bench), the mean of every
+criterion value pooled over the samples; with a paired bootstrap 95% interval and p-value (each
+resample takes the same samples from both runs).
+
+**Overall** is the difference of the figure the benchmark publishes (results.json's headline),
+over the shared samples: the mean over categories (those with shared samples) of the
+per-category differences, so that every category weighs the same however many samples it has,
+with a stratified paired bootstrap (each category's pairs resampled on their own); or the
+difference of the mean over samples, or of the pooled mean, resampling the samples. Each
+**criterion** (VIEScore's SC, PQ and their parts, ...) is compared the same way on the rows'
+criteria, per category and overall as the mean of category differences (results.json's overall
+criteria); each **subset** the benchmark publishes by its overall figure over its samples.
 
 ``python -m editbench.compare RUN_A RUN_B`` takes run folders or MLflow run ids, prints a table
 and writes comparison.json, comparison.md and comparison.html.
 """
 
-from editbench.compare.differences import compare_runs
+from editbench.compare.differences import compare_loaded_runs, compare_runs
 from editbench.compare.outputs import (
     format_markdown,
     format_table,
@@ -23,6 +31,7 @@ from editbench.compare.sources import LoadedRun, load_run
 
 __all__ = [
     "LoadedRun",
+    "compare_loaded_runs",
     "compare_runs",
     "format_markdown",
     "format_table",

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from editbench.compare.differences import compare_runs
+from editbench.compare.differences import compare_loaded_runs
 from editbench.compare.outputs import FILES, format_table, write_comparison
 from editbench.compare.sources import load_run
 from editbench.errors import EditbenchError
@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         run_a = load_run(args.run_a, args.tracking_uri)
         run_b = load_run(args.run_b, args.tracking_uri)
-        comparison = compare_runs(run_a.rows, run_b.rows, args.bootstrap, args.seed, args.top)
+        comparison = compare_loaded_runs(run_a, run_b, args.bootstrap, args.seed, args.top)
         if not comparison["overall"]["n_shared"]:
             raise EditbenchError(
                 f"runs {args.run_a!r} and {args.run_b!r} share no sample judged ok by both"
@@ -54,9 +54,10 @@ def _at_least(minimum: int) -> Callable[[str], int]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m editbench.compare",
-        description="Compare two runs on the samples both judged: per-category and overall "
-        "difference of mean score (B - A) with paired bootstrap 95% intervals, and the "
-        "samples that moved most.",
+        description="Compare two runs of the same protocol on the samples both judged: the "
+        "difference (B - A) per category, overall (the benchmark's published figure), per "
+        "criterion and per subset, with paired bootstrap 95% intervals, and the samples that "
+        "moved most.",
     )
     for name in ("run_a", "run_b"):
         parser.add_argument(

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import numpy as np
 
+from editbench.results.chart import finite, finite_interval, short_label
 from editbench.results.thumbnails import thumbnail_data_uri
+from editbench.results.tracking import metric_name
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -30,7 +32,16 @@ _PLOT_WIDTH = 440
 _ROW_HEIGHT = 26
 _AXIS_HEIGHT = 24
 # Half-widths the chart's axis can take: the smallest that holds every interval is used.
-_AXIS_SPANS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0)
+_AXIS_SPANS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 20.0, 50.0, 100.0)
+_MAX_LABEL_CHARS = 24
+# Metrics per MLflow call: well under its limit of 1000.
+_BATCH = 100
+# What each overall rule is called in the outputs.
+_OVERALL = {
+    "mean_of_categories": "the mean of the categories' differences",
+    "sample_mean": "the difference of the means over the shared samples",
+    "pooled": "the difference of the pooled means over the shared samples",
+}
 
 
 def write_comparison(
@@ -49,9 +60,10 @@ def write_comparison(
     return [json_path, markdown_path, html_path]
 
 
-def _rows(comparison: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """The statistics of every category, then of overall, by name."""
-    return {**comparison["categories"], "overall": comparison["overall"]}
+def _rows(comparison: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The statistics of every category, then of overall, with their names (a list: a
+    category may be called "overall" too)."""
+    return [*comparison["categories"].items(), ("overall", comparison["overall"])]
 
 
 def log_comparison(
@@ -64,44 +76,62 @@ def log_comparison(
     """Log a comparison to the MLflow run ``run_id``.
 
     Metrics ``<prefix>/<category>/diff``, ``.../ci95_lo``, ``.../ci95_hi`` and ``.../p_value``
-    for every category with shared samples and for ``overall``; ``files`` (what
-    :func:`write_comparison` returned) as artifacts under ``<prefix>/``. A distinct ``prefix``
-    per comparison keeps several on one run apart.
+    for every category with shared samples and for ``overall``; the same under
+    ``<prefix>/criterion/<criterion>/overall/`` for each criterion's overall difference and
+    under ``<prefix>/subset/<subset>/`` for each subset's; ``files`` (what
+    :func:`write_comparison` returned) as artifacts under ``<prefix>/``. Names are kept as the
+    benchmark spells them, with characters MLflow refuses replaced by ``_``. A distinct
+    ``prefix`` per comparison keeps several on one run apart.
     """
     from mlflow.entities import Metric  # heavy import: only when something is logged
 
+    named = [(f"{prefix}/{metric_name(name)}", stats) for name, stats in _rows(comparison)]
+    for criterion, stats in comparison.get("criteria", {}).items():
+        named.append((f"{prefix}/criterion/{metric_name(criterion)}/overall", stats["overall"]))
+    for subset, stats in comparison.get("subsets", {}).items():
+        named.append((f"{prefix}/subset/{metric_name(subset)}", stats["overall"]))
     now = int(time.time() * 1000)
     metrics = []
-    for name, stats in _rows(comparison).items():
-        if stats["mean_diff"] is None:
+    for key, stats in named:
+        if finite(stats["mean_diff"]) is None:
             continue
+        low, high = finite_interval(stats["ci95"]) or (None, None)
         values = {
             "diff": stats["mean_diff"],
-            "ci95_lo": stats["ci95"][0],
-            "ci95_hi": stats["ci95"][1],
+            "ci95_lo": low,
+            "ci95_hi": high,
             "p_value": stats["p_value"],
         }
-        metrics += [Metric(f"{prefix}/{name}/{key}", v, now, 0) for key, v in values.items()]
-    client.log_batch(run_id, metrics=metrics)
+        metrics += [
+            Metric(f"{key}/{name}", value, now, 0)
+            for name, value in values.items()
+            if finite(value) is not None
+        ]
+    for start in range(0, len(metrics), _BATCH):
+        client.log_batch(run_id, metrics=metrics[start : start + _BATCH])
     for path in files:
         client.log_artifact(run_id, str(path), artifact_path=prefix)
 
 
+# Every formatter shows a dash for a missing value, and for a NaN or an infinity alike.
 def _number(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}"
+    return "–" if finite(value) is None else f"{value:.2f}"
 
 
 def _signed(value: float | None) -> str:
-    return "–" if value is None else f"{value:+.2f}"
+    return "–" if finite(value) is None else f"{value:+.2f}"
 
 
 def _ci(ci95: Sequence[float] | None) -> str:
+    ci95 = finite_interval(ci95)
     return "–" if ci95 is None else f"[{ci95[0]:+.2f}, {ci95[1]:+.2f}]"
 
 
 def _p(value: float | None) -> str:
     # The bootstrap cannot tell p values below about 2 / n_bootstrap apart.
-    return "–" if value is None else "<0.001" if value < 0.001 else f"{value:.3f}"
+    if finite(value) is None:
+        return "–"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
 @dataclass(frozen=True)
@@ -115,20 +145,39 @@ class _Table:
     note: str = ""  # shown under the table
 
 
+_HEADER = ("shared", "only A", "only B", "A", "B", "B - A", "95% CI", "p")
+
+
+def _cells(stats: Mapping[str, Any]) -> tuple[str, ...]:
+    """The counts, means, difference, interval and p-value of one row, formatted."""
+    counts = (str(stats["n_shared"]), str(stats["only_a"]), str(stats["only_b"]))
+    means = (_number(stats["mean_a"]), _number(stats["mean_b"]), _signed(stats["mean_diff"]))
+    return (*counts, *means, _ci(stats["ci95"]), _p(stats["p_value"]))
+
+
 def _tables(comparison: Mapping[str, Any]) -> list[_Table]:
-    """The summary, one row per category and one for overall, then the top movers if any."""
-    summary = []
-    for name, s in _rows(comparison).items():
-        counts = (str(s["n_shared"]), str(s["only_a"]), str(s["only_b"]))
-        means = (_number(s["mean_a"]), _number(s["mean_b"]), _signed(s["mean_diff"]))
-        summary.append((name, *counts, *means, _ci(s["ci95"]), _p(s["p_value"])))
-    header = ("category", "shared", "only A", "only B", "A", "B", "B - A", "95% CI", "p")
+    """The summary, one row per category and one for overall; then, where the runs have
+    them, each criterion's overall difference and each subset's; then the top movers."""
+    headline = comparison.get("headline", "mean_of_categories")
+    figure = "pooled scores" if headline == "pooled" else "mean scores"
+    summary = [(name, *_cells(stats)) for name, stats in _rows(comparison)]
+    protocol = comparison.get("protocol")
     note = (
-        "Over the samples judged ok by both runs; 95% paired bootstrap intervals "
-        f"({comparison['n_bootstrap']} resamples, seed {comparison['seed']}). "
-        "Overall is the mean of the categories' differences."
+        f"{f'Protocol {protocol}. ' if protocol else ''}Over the samples judged ok by both runs; "
+        f"95% paired bootstrap intervals ({comparison['n_bootstrap']} resamples, seed "
+        f"{comparison['seed']}). Overall is {_OVERALL[headline]}."
     )
-    tables = [_Table("Difference of mean scores, B - A", header, summary, 1, note)]
+    tables = [_Table(f"Difference of {figure}, B - A", ("category", *_HEADER), summary, 1, note)]
+    criteria = comparison.get("criteria") or {}
+    if criteria:
+        rows = [(name, *_cells(stats["overall"])) for name, stats in criteria.items()]
+        note = "Each criterion overall: the mean of its categories' differences."
+        tables.append(_Table("Criteria, B - A", ("criterion", *_HEADER), rows, 1, note))
+    subsets = comparison.get("subsets") or {}
+    if subsets:
+        rows = [(name, *_cells(stats["overall"])) for name, stats in subsets.items()]
+        note = f"Each subset over its own samples; overall is {_OVERALL[headline]}."
+        tables.append(_Table("Subsets, B - A", ("subset", *_HEADER), rows, 1, note))
     if comparison["top_movers"]:
         movers = [
             (
@@ -197,9 +246,17 @@ _TEMPLATES.filters.update(number=_number, signed=_signed, ci=_ci, p=_p)
 
 
 def _html(comparison: Mapping[str, Any], run_a: str, run_b: str) -> str:
-    summary = [
-        {"name": name, **stats, "trend": _trend(stats)} for name, stats in _rows(comparison).items()
+    summary = _summary(_rows(comparison))
+    criteria = [
+        {
+            **_summary([(name, stats["overall"])])[0],
+            "categories": _summary(list(stats["categories"].items())),
+        }
+        for name, stats in (comparison.get("criteria") or {}).items()
     ]
+    subsets = _summary(
+        [(name, s["overall"]) for name, s in (comparison.get("subsets") or {}).items()]
+    )
     paths = {path for m in comparison["top_movers"] for path in _mover_images(m).values() if path}
     pictures = {path: _picture(path) for path in paths}  # each image embedded once per page
     no_image = {"thumbnail": None, "note": "no image"}
@@ -207,14 +264,36 @@ def _html(comparison: Mapping[str, Any], run_a: str, run_b: str) -> str:
         {**m, **{key: pictures.get(path, no_image) for key, path in _mover_images(m).items()}}
         for m in comparison["top_movers"]
     ]
+    headline = comparison.get("headline", "mean_of_categories")
     return _TEMPLATES.get_template("compare.html.j2").render(
         run_a=run_a,
         run_b=run_b,
         comparison=comparison,
+        protocol=comparison.get("protocol"),
+        figure="pooled score" if headline == "pooled" else "mean score",
+        overall_rule=_OVERALL[headline],
         summary=summary,
-        chart=_chart(summary),
+        chart=_chart(summary, overall_last=True),
+        criteria=criteria,
+        criteria_chart=_chart(criteria, overall_last=False),
+        subsets=subsets,
         movers=movers,
     )
+
+
+def _summary(rows: Sequence[tuple[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """Named rows of statistics for the page, each with its trend; a value that is not a
+    finite number is shown as missing."""
+    entries = []
+    for name, stats in rows:
+        entry = {**stats, "name": name, "ci95": finite_interval(stats["ci95"])}
+        for key in ("mean_a", "mean_b", "mean_diff", "p_value"):
+            entry[key] = finite(stats[key])
+        if entry["mean_diff"] is None:
+            entry["ci95"] = None
+        entry["trend"] = _trend(entry)
+        entries.append(entry)
+    return entries
 
 
 def _mover_images(mover: Mapping[str, Any]) -> dict[str, str | None]:
@@ -240,8 +319,9 @@ def _trend(stats: Mapping[str, Any]) -> str | None:
     return "up" if low > 0 else "down" if high < 0 else "flat"
 
 
-def _chart(summary: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Coordinates of a dot-and-whisker chart of the differences, on an axis centred on 0."""
+def _chart(summary: Sequence[Mapping[str, Any]], overall_last: bool) -> dict[str, Any]:
+    """Coordinates of a dot-and-whisker chart of the differences, on an axis centred on 0; a
+    rule sets the last row apart where it is the overall one."""
     extent = max(
         (abs(v) for row in summary if row["ci95"] for v in (*row["ci95"], row["mean_diff"])),
         default=0.0,
@@ -249,12 +329,18 @@ def _chart(summary: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     span = next((span for span in _AXIS_SPANS if extent <= span), _AXIS_SPANS[-1])
 
     def x(value: float) -> float:
-        return round(_LABEL_WIDTH + (value + span) / (2 * span) * _PLOT_WIDTH, 1)
+        clipped = min(max(value, -span), span)
+        return round(_LABEL_WIDTH + (clipped + span) / (2 * span) * _PLOT_WIDTH, 1)
 
     dots = []
     for index, row in enumerate(summary):
-        dot: dict[str, Any] = {"name": row["name"], "y": (index + 0.5) * _ROW_HEIGHT}
-        dot["diff"], dot["trend"] = row["mean_diff"], row["trend"]
+        dot: dict[str, Any] = {
+            "name": row["name"],
+            "label": short_label(row["name"], _MAX_LABEL_CHARS),
+            "y": (index + 0.5) * _ROW_HEIGHT,
+            "diff": row["mean_diff"],
+            "trend": row["trend"],
+        }
         if row["ci95"] is not None:
             low, high = row["ci95"]
             dot.update(x=x(row["mean_diff"]), low=x(low), high=x(high))
@@ -266,7 +352,7 @@ def _chart(summary: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "height": plot_height + _AXIS_HEIGHT,
         "plot_left": _LABEL_WIDTH,
         "plot_height": plot_height,
-        "overall_top": plot_height - _ROW_HEIGHT,  # a rule sets the overall row apart
+        "overall_top": plot_height - _ROW_HEIGHT if overall_last else None,
         "zero": x(0.0),
         "ticks": [{"label": f"{v:+g}" if v else "0", "x": x(v)} for v in ticks],
         "dots": dots,

@@ -3,6 +3,7 @@ table of the jobs and each job's comparison with the first."""
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -12,7 +13,10 @@ from hydra.experimental.callback import Callback
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from editbench.errors import EditbenchError
 from editbench.results.tracking import PARENT_RUN_ENV, MlflowTracker
+
+log = logging.getLogger(__name__)
 
 
 class MlflowSweepCallback(Callback):
@@ -89,15 +93,20 @@ def summarize_sweep(tracker: MlflowTracker) -> None:
 def _compare_to_first_job(tracker: MlflowTracker, jobs: list[Any]) -> None:
     """Log on every job after the first its paired comparison with the first job
     (``compare/vs_first_job/<category>/diff``, interval, p-value, and the comparison pages), so
-    MLflow's run comparison view shows how sure each difference is."""
-    from editbench.compare import compare_runs, load_run, log_comparison, write_comparison
+    MLflow's run comparison view shows how sure each difference is. A job judged by another
+    protocol than the first (a sweep over protocols) is not comparable, and says so in the log."""
+    from editbench.compare import compare_loaded_runs, load_run, log_comparison, write_comparison
 
     if len(jobs) < 2:
         return
     first = load_run(jobs[0].info.run_id, tracker.uri)
     for job in jobs[1:]:
         other = load_run(job.info.run_id, tracker.uri)
-        comparison = compare_runs(first.rows, other.rows)
+        try:
+            comparison = compare_loaded_runs(first, other)
+        except EditbenchError as error:
+            log.warning("sweep: job %s not compared with the first job: %s", other.name, error)
+            continue
         with tempfile.TemporaryDirectory() as folder:
             files = write_comparison(Path(folder), comparison, first.name, other.name)
             log_comparison(

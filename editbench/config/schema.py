@@ -21,10 +21,13 @@ from omegaconf import MISSING
 from editbench.choices import (
     Combination,
     Dtype,
+    Headline,
+    ImageRole,
     LayoutName,
     LoadOrder,
     Placement,
     Reduction,
+    ReplyFormat,
     ScoreMode,
 )
 from editbench.records import DEFAULT_COMBINE, DEFAULT_SCORE_PREFIX
@@ -55,6 +58,9 @@ class DiffusersEditorSchema:
 class PrecomputedEditorSchema:
     _target_: str = "editbench.editors.precomputed.PrecomputedEditor"
     root: str = MISSING  # folder of edited images named <sample id>.<png|jpg|jpeg|webp>
+    # The edit's path under root from the sample's fields, as a benchmark releases its edits,
+    # e.g. "{task_type}/{instruction_language}/{key}.png"; None: <root>/<sample id>.<ext>.
+    pattern: str | None = None
     python: str | None = None
 
 
@@ -117,34 +123,149 @@ class OpenAIJudgeSchema(JudgeSchema):
 
 @dataclass
 class PromptSchema:
-    system_prompt: str = MISSING
+    """One judge prompt and how its reply is read (see editbench/prompts.py)."""
+
+    # None: no system message (the published protocols send the whole prompt as the user's)
+    system_prompt: str | None = None
     user_prompt_template: str = MISSING
+    # Send the template as written, placeholders and double braces included: a published
+    # prompt its own code never fills in (KRIS-Bench's quality prompt).
+    literal: bool = False
+    # What the reply gives: one score, or named scores (criteria) as a JSON object, a
+    # {"score": [...]} list or "Name: k" lines; each number on this scale.
+    reply: ReplyFormat = ReplyFormat.score
+    scale: list[float] = field(default_factory=lambda: [0.0, 10.0])
     score_prefix: str = DEFAULT_SCORE_PREFIX
     reasoning_first: bool = False
-    # A rubric: the named scores the reply gives as JSON, each with its group (SC: semantic
-    # consistency, PQ: perceptual quality, ...), and how they combine into one score:
-    # mean | min | geometric_mean | viescore (sqrt(min(SC) * min(PQ))).
+    # Named scores: each name (a JSON key, the list's positions in order, a line's name) with
+    # its group (SC: semantic consistency, PQ: perceptual quality, ...), and how they combine
+    # into the prompt's one score: mean | min | geometric_mean | viescore | weighted.
     criteria: dict[str, str] | None = None
     combine: Combination = Combination(DEFAULT_COMBINE)  # noqa: RUF009 (a member, immutable)
+    # This prompt's own images and captions, where they differ from its call's.
+    images: list[ImageRole] | None = None
+    labels: dict[str, str] | None = None
 
 
 @dataclass
-class PromptsSchema:
-    physical: PromptSchema = MISSING
-    environment: PromptSchema = MISSING
-    social: PromptSchema = MISSING
-    causal: PromptSchema = MISSING
-    referential: PromptSchema = MISSING
+class CallSchema:
+    """One judge call a protocol makes per sample."""
+
+    # The images shown, in this order: source (every input image), edit, reference.
+    images: list[ImageRole] = field(default_factory=lambda: [ImageRole.source, ImageRole.edit])
+    text_first: bool = False  # the prompt's text before the images (else after them)
+    # A caption before each image of a role (source, edit, reference); "{n}" in a source's
+    # caption is its number (1, 2, ...). None: no captions.
+    labels: dict[str, str] | None = None
+    # Resize the edit to the first source image's size before the judge sees it (VIEScore).
+    resize_edit_to_source: bool = False
+    # The sample field whose value picks the prompt: the category, or a field a benchmark's
+    # source sets (its judging variant).
+    prompt_key: str = "category"
+    # The prompt of a key without one in `prompts`; None: every key needs its own.
+    prompt: PromptSchema | None = None
+    prompts: dict[str, PromptSchema] = field(default_factory=dict)
+    # The call is not made for a sample whose prompt key is in skip_for, or whose field
+    # skip_if is true (e.g. RISEBench's consistency_free).
+    skip_for: list[str] = field(default_factory=list)
+    skip_if: str | None = None
+    # Where the protocol makes several calls, report this call's score as a criterion under
+    # the call's name (VIEScore's SC and PQ); false where its named scores say it all.
+    report_score: bool = True
+
+
+@dataclass
+class ProtocolSchema:
+    """A benchmark's judging protocol: its calls, how their scores make a sample's score, and
+    which overall figure the benchmark publishes."""
+
+    name: str = MISSING
+    calls: dict[str, CallSchema] = MISSING
+    combine: Combination = Combination(DEFAULT_COMBINE)  # noqa: RUF009 (a member, immutable)
+    weights: dict[str, float] | None = None  # combine=weighted: each call's weight
+    # Also report, per sample, 1 when every call's score is the top of its scale, else 0
+    # (RISEBench's accuracy), under this name; None: not reported.
+    all_max_as: str | None = None
+    # The sample's score is that all-max indicator (RISEBench ranks by accuracy); the calls'
+    # combination is then reported as a criterion named after the combination.
+    score_is_all_max: bool = False
+    # Map every score from its prompt's scale onto this range (KRIS-Bench and RISEBench report
+    # 1-5 as 0-100); None: scores stay on their prompts' scales.
+    rescale_to: list[float] | None = None
+    headline: Headline = Headline.mean_of_categories
 
 
 @dataclass
 class DatasetSchema:
-    _target_: str = "editbench.dataset.load_samples"
-    root: str = MISSING  # folder holding manifest.jsonl
+    """What every dataset source takes besides its own location and layout."""
+
+    _target_: str = MISSING
+    _convert_: str = "all"  # plain lists and dicts for the source, not OmegaConf's containers
     categories: list[str] | None = None  # None: every category
+    # Keep the samples whose fields have these values, e.g. {instruction_language: en}.
+    where: dict[str, Any] | None = None
     limit: int | None = None
     # "i/N": this run takes part i of N (by a hash of the sample id, independent of order)
     shard: str | None = None
+    # Results are also reported for these subsets, each a filter like `where`.
+    subsets: dict[str, dict[str, Any]] | None = None
+
+
+@dataclass
+class ManifestDatasetSchema(DatasetSchema):
+    _target_: str = "editbench.sources.manifest.load_manifest"
+    root: str = MISSING  # folder holding manifest.jsonl
+
+
+@dataclass
+class ImgEditDatasetSchema(DatasetSchema):
+    _target_: str = "editbench.sources.imgedit.load_imgedit"
+    root: str = MISSING  # folder holding the annotations and the extracted benchmark archive
+    annotations: str = "basic_edit.json"  # key -> {id, prompt, edit_type}
+    images: str = "Benchmark/singleturn"  # the folder the annotations' ids are relative to
+
+
+@dataclass
+class KrisDatasetSchema(DatasetSchema):
+    _target_: str = "editbench.sources.kris.load_kris"
+    root: str = MISSING  # the KRIS_Bench folder: one folder per category with annotation.json
+
+
+@dataclass
+class RiseDatasetSchema(DatasetSchema):
+    _target_: str = "editbench.sources.rise.load_rise"
+    root: str = MISSING  # folder holding the annotations and the images they name
+    annotations: str = "datav2_total_w_subtask.json"
+    images: str = "data"  # the folder the annotations' image paths are relative to
+
+
+@dataclass
+class HFColumnsSchema:
+    """Which column holds each of a sample's fields."""
+
+    id: Any = "id"  # a column, or a list of them joined by "/" (e.g. [key, instruction_language])
+    category: str = "category"
+    instruction: str = "instruction"
+    images: list[str] = field(default_factory=lambda: ["image"])  # image columns, in order
+    reference_image: str | None = None
+    reference_text: str | None = None
+    # Other columns kept in the sample's extra fields; None: every column not mapped above
+    # that holds no image.
+    extra: list[str] | None = None
+
+
+@dataclass
+class HFDatasetSchema(DatasetSchema):
+    _target_: str = "editbench.sources.hf.load_hf"
+    # A hub id (then `revision` pins the commit) or a local folder laid out like the hub
+    # repository (data/*.parquet, or a datasets.save_to_disk folder).
+    path: str = MISSING
+    revision: str | None = None
+    name: str | None = None  # the dataset's configuration, where it has several
+    split: str = "train"
+    columns: HFColumnsSchema = field(default_factory=HFColumnsSchema)
+    # Image columns are written here once, each file named by its content's hash.
+    image_cache: str = "${store.root}/dataset_images"
 
 
 @dataclass
@@ -180,8 +301,11 @@ class Config:
     # Every judge's schema extends JudgeSchema, so the settings the launcher reads (placement,
     # python) and the shared choices are typed whichever judge is chosen.
     scorer: JudgeSchema = MISSING
-    prompts: PromptsSchema = field(default_factory=PromptsSchema)
-    dataset: DatasetSchema = field(default_factory=DatasetSchema)
+    # Per-category prompts of the editbench protocol (prompts/<category>=<version>).
+    prompts: dict[str, PromptSchema] = field(default_factory=dict)
+    protocol: ProtocolSchema = MISSING
+    # Every source's schema extends DatasetSchema; each dataset option pulls its own in.
+    dataset: DatasetSchema = MISSING
     layout: LayoutSchema = field(default_factory=LayoutSchema)
     store: StoreSchema = field(default_factory=StoreSchema)
     tracking: TrackingSchema = field(default_factory=TrackingSchema)
@@ -203,3 +327,9 @@ def register_schemas() -> None:
     cs.store(group="schema/editor", name="precomputed", node=PrecomputedEditorSchema)
     cs.store(group="schema/scorer", name="qwen3_vl", node=Qwen3VLJudgeSchema)
     cs.store(group="schema/scorer", name="openai_api", node=OpenAIJudgeSchema)
+    cs.store(group="schema", name="protocol", node=ProtocolSchema)
+    cs.store(group="schema/dataset", name="manifest", node=ManifestDatasetSchema)
+    cs.store(group="schema/dataset", name="hf", node=HFDatasetSchema)
+    cs.store(group="schema/dataset", name="imgedit", node=ImgEditDatasetSchema)
+    cs.store(group="schema/dataset", name="kris", node=KrisDatasetSchema)
+    cs.store(group="schema/dataset", name="rise", node=RiseDatasetSchema)

@@ -17,8 +17,9 @@ from editbench.config.devices import resolve_devices
 from editbench.editors.base import Editor
 from editbench.errors import EditbenchError
 from editbench.judges.base import Judge
-from editbench.prompts import check_prompts, check_rubrics
-from editbench.records import CATEGORIES, Sample
+from editbench.protocols.checks import check_protocol
+from editbench.protocols.spec import Protocol
+from editbench.records import Sample
 
 # Keys of the editor / scorer config that tell the launcher how to run the model; they are
 # not constructor arguments.
@@ -38,7 +39,8 @@ class Setup:
     """A validated run: its samples, prompts, devices and model configs."""
 
     samples: list[Sample]
-    prompts: dict[str, dict[str, Any]]
+    protocol: Protocol
+    subsets: dict[str, dict[str, Any]]  # the dataset's subsets, reported beside the whole
     edit_devices: list[str]
     score_devices: list[str]
     editor_config: dict[str, Any]  # constructor arguments with _target_
@@ -51,7 +53,7 @@ class Setup:
 
 
 def validate(cfg: DictConfig) -> Setup:
-    """Check the dataset, the prompts, the devices and layout, then the model configs.
+    """Check the dataset, the judging protocol, the devices and layout, then the model configs.
 
     Raises :class:`EditbenchError` naming the bad value and what was expected. Loads no
     model; building a missing tiny model into the cache is the only work, once, on the CPU.
@@ -63,16 +65,15 @@ def validate(cfg: DictConfig) -> Setup:
         if isinstance(error.__cause__, EditbenchError):
             raise error.__cause__ from None
         raise
-    prompts = {
-        c: OmegaConf.to_container(cfg.prompts[c], resolve=True, enum_to_str=True)
-        for c in CATEGORIES
-    }
-    check_prompts(prompts, samples)
+    protocol = Protocol.from_config(
+        OmegaConf.to_container(cfg.protocol, resolve=True, enum_to_str=True)
+    )
+    check_protocol(protocol, samples)
+    declared = cfg.dataset.get("subsets")
+    subsets = {} if declared is None else OmegaConf.to_container(declared, resolve=True)
     edit_devices, score_devices = split_devices(cfg.layout, resolve_devices(cfg.gpus))
     editor, editor_launch = model_config(cfg, "editor")
     judge, judge_launch = model_config(cfg, "scorer")
-    used = {sample.category for sample in samples}
-    check_rubrics({c: p for c, p in prompts.items() if c in used}, judge.get("score_mode"))
     placement = judge_launch["placement"]  # typed by JudgeSchema, so one of Placement
     editor_python, judge_python = (
         interpreter(f"{group}.python", launch["python"]) if launch.get("python") else None
@@ -80,7 +81,8 @@ def validate(cfg: DictConfig) -> Setup:
     )
     return Setup(
         samples=samples,
-        prompts=prompts,
+        protocol=protocol,
+        subsets=subsets,
         edit_devices=edit_devices,
         score_devices=score_devices,
         editor_config=editor,

@@ -12,10 +12,13 @@ from PIL import Image
 from editbench.choices import Dtype
 from editbench.editors.base import Editor
 from editbench.editors.real_rope import use_real_rotary_embedding
+from editbench.errors import EditbenchError
 from editbench.records import EditRequest
 
 # Pipelines whose __call__ takes (image, prompt, negative_prompt, true_cfg_scale, ...).
 SUPPORTED_PIPELINES = ("QwenImageEditPipeline", "QwenImageEditPlusPipeline")
+# The pipelines whose `image` takes a list: a sample's several input images, in order.
+MULTI_IMAGE_PIPELINES = frozenset({"QwenImageEditPlusPipeline"})
 
 
 class DiffusersEditor(Editor):
@@ -133,9 +136,24 @@ class DiffusersEditor(Editor):
             raise RuntimeError("DiffusersEditor.edit() called before load()")
         return [self._edit_one(request) for request in requests]
 
+    def check(self, requests: Sequence[EditRequest]) -> None:
+        """Raise :class:`EditbenchError` listing the samples with several input images when the
+        pipeline edits one: it would see only the first."""
+        several = [r.sample_id for r in requests if len(r.images) > 1]
+        if several and self.pipeline not in MULTI_IMAGE_PIPELINES:
+            shown = ", ".join(repr(sample_id) for sample_id in several[:10])
+            more = f" and {len(several) - 10} more" if len(several) > 10 else ""
+            raise EditbenchError(
+                f"{self.pipeline} edits one input image; samples {shown}{more} have several. "
+                f"Use a pipeline that takes several: {', '.join(sorted(MULTI_IMAGE_PIPELINES))}"
+            )
+
     def _edit_one(self, request: EditRequest) -> Image.Image:
-        with Image.open(request.image) as source:
-            image = source.convert("RGB")
+        inputs = []
+        for path in request.images:
+            with Image.open(path) as source:
+                inputs.append(source.convert("RGB"))
+        image = inputs[0] if len(inputs) == 1 else inputs
         # A CPU generator draws the same noise whatever the pipeline's device.
         generator = torch.Generator().manual_seed(request.seed)
         output = self._pipe(

@@ -1,4 +1,5 @@
-"""An editor over edits made elsewhere: a folder of images named by sample id, judged as they are.
+"""An editor over edits made elsewhere: a folder of images named by sample id, or laid out as a
+benchmark releases them, judged as they are.
 
 Matching rule: the edit of sample ``<id>`` is the file ``<root>/<id>.<ext>``, where ``<ext>`` is
 png, jpg, jpeg or webp in any case (``chair-01.PNG``). The id is matched exactly, character for
@@ -6,6 +7,11 @@ character and case-sensitively, so an id may hold anything a file name can (spac
 accents); only the folder's top level is read. An id holding ``/`` cannot be a file name, so its
 sample is reported as unmatched. Each id needs exactly one such file: none, or several (``a.png``
 and ``a.jpg``), is an error.
+
+With a ``pattern``, the edit's path under ``root`` is the pattern filled with the sample's fields
+(``{task_type}/{instruction_language}/{key}.png``, GEdit-Bench's release layout; any field of
+:meth:`~editbench.records.Sample.fields`). A pattern without an extension matches the four
+above, as the default rule does. The filled path must stay inside ``root``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import string
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,7 +46,7 @@ class PrecomputedEditor(Editor):
     name = "precomputed"
     version = 1
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, pattern: str | None = None) -> None:
         path = Path(root).expanduser()
         if not path.is_dir():
             state = "is not a directory" if path.exists() else "does not exist"
@@ -48,6 +55,20 @@ class PrecomputedEditor(Editor):
                 f"<sample id>.<{'|'.join(EXTENSIONS)}>"
             )
         self.root = path.resolve()
+        if pattern is not None:
+            try:
+                fields = [name for _, name, _, _ in string.Formatter().parse(pattern) if name]
+            except ValueError as error:
+                raise ValueError(
+                    f"pattern {pattern!r} is not a path pattern ({error}); expected fields "
+                    "in braces, e.g. '{task_type}/{instruction_language}/{key}.png'"
+                ) from None
+            if not fields or not pattern.strip():
+                raise ValueError(
+                    f"pattern {pattern!r} names no field; expected e.g. "
+                    "'{task_type}/{instruction_language}/{key}.png'"
+                )
+        self.pattern = pattern
         self._files: dict[str, list[str]] | None = None  # id -> matching file names
         self._settings: dict[str, Any] | None = None
 
@@ -60,12 +81,21 @@ class PrecomputedEditor(Editor):
             # 1.1 s for 1000 x 1 MiB); a cold or network disk adds its read time. Sizes and
             # mtimes would be cheaper but unsound: a copy resets mtimes, a same-size rewrite
             # keeps the size.
-            names = sorted(name for matches in self._index().values() for name in matches)
+            if self.pattern is None:
+                names = sorted(name for matches in self._index().values() for name in matches)
+            else:  # any image below root may be an edit
+                names = sorted(
+                    str(path.relative_to(self.root))
+                    for path in self.root.rglob("*")
+                    if path.suffix[1:].lower() in EXTENSIONS and path.is_file()
+                )
             files = [[name, file_sha256(self.root / name)] for name in names]
             self._settings = {
                 "root": str(self.root),
                 "files_sha256": hashlib.sha256(json.dumps(files).encode()).hexdigest(),
             }
+            if self.pattern is not None:
+                self._settings["pattern"] = self.pattern
         return self._settings
 
     def check(self, requests: Sequence[EditRequest]) -> None:
@@ -74,14 +104,18 @@ class PrecomputedEditor(Editor):
         problems = [
             f"  {request.sample_id!r}: {problem}"
             for request in requests
-            if (problem := self._problem(request.sample_id))
+            if (problem := self._problem(request))
         ]
         if not problems:
             return
+        expected = (
+            f"<sample id>.<{'|'.join(EXTENSIONS)}>"
+            if self.pattern is None
+            else f"at the pattern {self.pattern!r}"
+        )
         lines = [
             f"Edits folder {self.root} has no usable image for {len(problems)} of "
-            f"{len(requests)} samples; expected exactly one file <sample id>."
-            f"<{'|'.join(EXTENSIONS)}> per sample:",
+            f"{len(requests)} samples; expected exactly one file {expected} per sample:",
             *problems[:_MAX_REPORTED],
         ]
         if len(problems) > _MAX_REPORTED:
@@ -101,7 +135,7 @@ class PrecomputedEditor(Editor):
         """
         edits: list[Image.Image | bytes] = []
         for request in requests:
-            path, problem = self._match(request.sample_id)
+            path, problem = self._match(request)
             if path is None:
                 raise EditbenchError(f"{request.sample_id!r} in {self.root}: {problem}")
             data = path.read_bytes()  # read once: checked, then stored or decoded
@@ -131,8 +165,12 @@ class PrecomputedEditor(Editor):
             self._files = {stem: sorted(names) for stem, names in files.items()}
         return self._files
 
-    def _match(self, sample_id: str) -> tuple[Path | None, str | None]:
-        """The one image file of ``sample_id``, or None and why there is not exactly one."""
+    def _match(self, request: EditRequest) -> tuple[Path | None, str | None]:
+        """The one image file of the request's sample, or None and why there is not exactly
+        one."""
+        if self.pattern is not None:
+            return self._match_pattern(request)
+        sample_id = request.sample_id
         if "/" in sample_id:
             return None, "the id contains '/', which no file name can hold; rename the sample"
         matches = self._index().get(sample_id, [])
@@ -143,9 +181,50 @@ class PrecomputedEditor(Editor):
             return None, f"{len(matches)} images ({', '.join(matches)}); expected exactly one"
         return self.root / matches[0], None
 
-    def _problem(self, sample_id: str) -> str | None:
-        """Why ``sample_id`` has no usable image, or None when its one file opens as an image."""
-        path, problem = self._match(sample_id)
+    def _match_pattern(self, request: EditRequest) -> tuple[Path | None, str | None]:
+        fields = {name: str(value) for name, value in request.fields.items() if value is not None}
+        try:
+            relative = self.pattern.format_map(fields)
+        except KeyError as error:
+            return None, (
+                f"pattern {self.pattern!r} names the field {error.args[0]!r}, which the sample "
+                f"does not have; its fields are: {', '.join(sorted(fields))}"
+            )
+        except (ValueError, IndexError) as error:
+            return None, f"pattern {self.pattern!r} cannot be filled ({error})"
+        if Path(relative).is_absolute():
+            return (
+                None,
+                f"the pattern gives the absolute path {relative!r}; expected one under root",
+            )
+        stem = self.root / relative
+        if stem.suffix[1:].lower() in EXTENSIONS:
+            found = [stem] if stem.is_file() else []
+            expected = relative
+        else:  # any of the extensions, in any case, as the default rule matches them
+            siblings = stem.parent.iterdir() if stem.parent.is_dir() else ()
+            found = sorted(
+                path
+                for path in siblings
+                if path.stem == stem.name
+                and path.suffix[1:].lower() in EXTENSIONS
+                and path.is_file()
+            )
+            expected = f"{relative}.<{'|'.join(EXTENSIONS)}>"
+        if not found:
+            return None, f"no image; expected {expected} under {self.root}"
+        if len(found) > 1:
+            names = ", ".join(path.name for path in found)
+            return None, f"{len(found)} images ({names}); expected exactly one"
+        path = found[0].resolve()
+        if not path.is_relative_to(self.root):
+            return None, f"{relative!r} leads outside {self.root}; expected a path inside it"
+        return path, None
+
+    def _problem(self, request: EditRequest) -> str | None:
+        """Why the request's sample has no usable image, or None when its one file opens as an
+        image."""
+        path, problem = self._match(request)
         if path is None:
             return problem
         try:

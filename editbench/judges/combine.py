@@ -44,6 +44,8 @@ def combine_criteria(scores: Mapping[str, float], groups: Mapping[str, str], how
         return min(values)
     if how == "geometric_mean":
         return math.prod(values) ** (1 / len(values))
+    if how != "viescore":  # weighted: a protocol's calls have weights, a prompt's criteria none
+        raise ValueError(f"Combination {how!r} does not apply to a prompt's criteria")
     by_group: dict[str, list[float]] = {}
     for name, group in groups.items():
         by_group.setdefault(group.upper(), []).append(float(scores[name]))

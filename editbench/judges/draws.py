@@ -18,8 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from editbench.judges.combine import combine_criteria, reduce_draws
-from editbench.judges.parsing import parse_criteria, parse_score
-from editbench.records import OK, PARSE_ERROR, Judgement, JudgeRequest
+from editbench.judges.parsing import (
+    parse_criteria,
+    parse_named_lines,
+    parse_score,
+    parse_score_list,
+)
+from editbench.records import DEFAULT_SCALE, OK, PARSE_ERROR, Judgement, JudgeRequest
 
 
 def conversation_by_content(request: JudgeRequest) -> str:
@@ -38,28 +43,49 @@ def draw_seed(conversation: str, index: int) -> int:
 
 
 def read_reply(request: JudgeRequest, reply: str, note: str = "") -> Judgement:
-    """The judgement that a written reply states: one score, or a rubric's combined criteria.
+    """The judgement that a written reply states: one score, or the named scores of the
+    request's reply format combined into one.
 
     A reply that states none with certainty is a ``parse_error``; ``note`` is added to its
     error (the API judge's " (cut at max_tokens)").
     """
+    scale = tuple(request.scale)
     if request.criteria:
-        criteria = parse_criteria(reply, request.criteria)
+        names = list(request.criteria)
+        if request.reply == "score_list":
+            criteria = parse_score_list(reply, names, scale=scale)
+            shape = f'no certain {{"score": [...]}} list of {len(names)} scores {names}'
+        elif request.reply == "lines":
+            criteria = parse_named_lines(reply, names, scale=scale)
+            shape = f"no certain line for each of {names}"
+        else:
+            criteria = parse_criteria(reply, names, scale=scale)
+            shape = f"no certain JSON object of the criteria {names}"
         if criteria is None:
-            names = list(request.criteria)
-            error = f"the reply ends with no certain JSON object of the criteria {names}{note}"
+            error = f"the reply states {shape} on {_scale_text(scale)}{note}"
             return Judgement(PARSE_ERROR, reply, error=error)
         score = combine_criteria(criteria, request.criteria, request.combine)
         return Judgement(OK, reply, score=score, criteria=criteria)
-    score = parse_score(reply)
+    score = parse_score(reply, scale=scale)
     if score is None:
-        return Judgement(PARSE_ERROR, reply, error=f"the reply states no certain score{note}")
+        error = f"the reply states no certain score on {_scale_text(scale)}{note}"
+        return Judgement(PARSE_ERROR, reply, error=error)
     return Judgement(OK, reply, score=score)
 
 
-def expected_judgement(distribution: Sequence[float], reply: str) -> Judgement:
-    """An ok judgement from a distribution over the scores 0..10: its mean is the score."""
-    probs = list(distribution)
+def expected_judgement(
+    distribution: Sequence[float], reply: str, scale: Sequence[float] = DEFAULT_SCALE
+) -> Judgement:
+    """The judgement of a distribution over the scores 0..10, restricted to the whole scores
+    of ``scale`` and renormalised: its mean is the score. No probability on the scale's scores
+    is a ``parse_error``: the judge meant none of them."""
+    low, high = scale
+    probs = [p if low <= score <= high else 0.0 for score, p in enumerate(distribution)]
+    total = math.fsum(probs)
+    if total <= 0:
+        error = f"no probability on the scores of {_scale_text(scale)} at the score position"
+        return Judgement(PARSE_ERROR, reply, error=error)
+    probs = [p / total for p in probs]
     return Judgement(
         OK,
         reply,
@@ -67,6 +93,11 @@ def expected_judgement(distribution: Sequence[float], reply: str) -> Judgement:
         distribution=probs,
         entropy=entropy(probs),
     )
+
+
+def _scale_text(scale: Sequence[float]) -> str:
+    low, high = (f"{value:g}" for value in scale)
+    return f"the scale {low}-{high}"
 
 
 def entropy(probs: Sequence[float]) -> float:

@@ -57,6 +57,7 @@ from editbench.judges.draws import (
     merge_draws,
     read_reply,
 )
+from editbench.judges.images import open_part
 from editbench.judges.logprobs import Unreadable, score_distribution
 from editbench.judges.settings import check_judge_settings
 from editbench.records import (
@@ -191,9 +192,6 @@ class OpenAIJudge(Judge):
             return list(pool.map(self._conversation, requests))
 
     def score(self, requests: Sequence[JudgeRequest], prepared: Any = None) -> list[Judgement]:
-        if self.score_mode == "expected" and any(request.criteria for request in requests):
-            # Setup rejects this configuration (prompts.check_rubrics); never guess a score.
-            raise ValueError("Rubric requests need score_mode='generate', not 'expected'")
         n = self.num_samples
         conversations = self.prepare(requests) if prepared is None else prepared
         jobs = [
@@ -221,7 +219,7 @@ class OpenAIJudge(Judge):
         """A message part in the API's format: an image goes inline as a PNG data URL."""
         if part["type"] != "image":
             return part
-        url = _image_url(part["image"], self.max_pixels)
+        url = _image_url(part, self.max_pixels)
         return {"type": "image_url", "image_url": {"url": url}}
 
     def _judge_once(
@@ -255,7 +253,7 @@ class OpenAIJudge(Judge):
             "temperature": self.temperature,
             "seed": seed,
         }
-        if self.score_mode == "expected":
+        if request.mode(self.score_mode) == "expected":
             params["logprobs"] = True
             params["top_logprobs"] = self.top_logprobs
             if not request.reasoning_first:
@@ -274,10 +272,10 @@ class OpenAIJudge(Judge):
             return Judgement(REFUSAL, choice.message.refusal, error="the judge refused to answer")
         if choice.finish_reason == "stop" and not reply.strip():
             return Judgement(REFUSAL, reply, error="the judge stopped without a reply")
-        if self.score_mode == "expected":
+        if request.mode(self.score_mode) == "expected":
             tokens = None if choice.logprobs is None else choice.logprobs.content
             try:
-                return expected_judgement(score_distribution(request, tokens), reply)
+                return expected_judgement(score_distribution(request, tokens), reply, request.scale)
             except Unreadable as error:
                 return Judgement(PARSE_ERROR, reply, error=str(error))
         cut = " (cut at max_tokens)" if choice.finish_reason == "length" else ""
@@ -289,10 +287,10 @@ class OpenAIJudge(Judge):
         return text if self.api_key_env is None else text.replace(self._api_key, "***")
 
 
-def _image_url(path: str, max_pixels: int | None) -> str:
-    """A PNG data URL of the image, at most ``max_pixels`` pixels."""
-    with Image.open(path) as opened:
-        image = opened.convert("RGB")
+def _image_url(part: dict[str, Any], max_pixels: int | None) -> str:
+    """A PNG data URL of a part's image (at its ``resize_to`` size, if it has one), at most
+    ``max_pixels`` pixels."""
+    image = open_part(part)
     width, height = image.size
     if max_pixels is not None and width * height > max_pixels:
         scale = math.sqrt(max_pixels / (width * height))

@@ -279,7 +279,7 @@ class Qwen3VLJudge(Judge):
             self._score_distributions([probe] * count, texts)
             peaks.append({d: torch.cuda.max_memory_allocated(d) - before[d] for d in devices})
         torch.cuda.empty_cache()
-        generated = self.score_mode == "generate" or probe.reasoning_first
+        generated = probe.mode(self.score_mode) == "generate" or probe.reasoning_first
         cache = _kv_bytes_per_token(self._model) * self.max_new_tokens if generated else 0
         fits = []
         for device in devices:
@@ -343,9 +343,6 @@ class Qwen3VLJudge(Judge):
     def score(
         self, requests: Sequence[JudgeRequest], prepared: dict[Any, BatchFeature] | None = None
     ) -> list[Judgement]:
-        if self.score_mode == "expected" and any(request.criteria for request in requests):
-            # Setup rejects this configuration (prompts.check_rubrics); never guess a score.
-            raise ValueError("Rubric requests need score_mode='generate', not 'expected'")
         self._prepared = dict(prepared or {})
         judgements: list[Judgement] = []
         try:
@@ -370,9 +367,18 @@ class Qwen3VLJudge(Judge):
         return judgements
 
     def _score_batch(self, batch: Sequence[JudgeRequest]) -> list[list[Judgement]]:
-        if self.score_mode == "generate":
-            return self._score_generated(batch)
-        return self._score_expected(batch)
+        """Each request's draws: generated and parsed where the request is read so (every
+        request in generate mode; those of several numbers in expected mode), then read from
+        the score distribution where expected mode can read it. The order is the one
+        :func:`first_passes` prepares for."""
+        generated = [i for i, r in enumerate(batch) if r.mode(self.score_mode) == "generate"]
+        expected = [i for i, r in enumerate(batch) if r.mode(self.score_mode) == "expected"]
+        drawn: list[list[Judgement]] = [[] for _ in batch]
+        for rows, score in ((generated, self._score_generated), (expected, self._score_expected)):
+            if rows:
+                for i, draws in zip(rows, score([batch[i] for i in rows]), strict=True):
+                    drawn[i] = draws
+        return drawn
 
     def _samples(self) -> list[int | None]:
         """The index of each judge sample of a request; None is the single greedy reply."""
@@ -430,7 +436,9 @@ class Qwen3VLJudge(Judge):
                     samples.append(Judgement(PARSE_ERROR, reply, error=error))
                 else:
                     written = text if request.reasoning_first else ""
-                    samples.append(expected_judgement(distributions[i, k].tolist(), written))
+                    samples.append(
+                        expected_judgement(distributions[i, k].tolist(), written, request.scale)
+                    )
             drawn.append(samples)
         return drawn
 

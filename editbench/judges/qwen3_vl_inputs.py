@@ -5,6 +5,7 @@ process or ahead of time in a preparing process of its own."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -13,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
-from PIL import Image
 from transformers import AutoProcessor, BatchFeature
 
+from editbench.judges.images import open_part, part_size
 from editbench.records import JudgeRequest
 
 DECODE_THREADS = 8  # images decoded at once while preparing a batch
@@ -29,37 +30,33 @@ def before_score_digit(text: str) -> str:
     "Score: 7" is "Score", ":", " ", "7". After an ASCII prefix the score's first digit
     therefore follows a standalone " " token, which the assistant text must end with, or the
     distribution would be read one token early. After full-width punctuation ("评分：7") the
-    digit follows directly.
+    digit follows directly, as it does after markdown emphasis ("**Final Score:** **7**",
+    RISEBench's format).
     """
-    if not text or text[-1].isspace() or not text[-1].isascii():
+    if not text or text[-1].isspace() or not text[-1].isascii() or text[-1] in "*_":
         return text
     return text + " "
-
-
-def _load_image(path: str) -> Image.Image:
-    with Image.open(path) as image:
-        return image.convert("RGB")
 
 
 def first_passes(
     requests: Sequence[JudgeRequest], batch_size: int, score_mode: str
 ) -> list[tuple[list[JudgeRequest], list[str]]]:
-    """The rows and assistant texts of the first model pass of each batch of ``requests``:
-    the score distributions of plain expected-mode requests, else the first generate call
-    (in expected mode, that of the first score prefix's reasoning-first rows)."""
+    """The rows and assistant texts of the first model pass of each batch of ``requests``, as
+    the judge's ``_score_batch`` makes them: the generate call of the rows read by generation,
+    if any; else the score distributions of plain expected-mode rows, or the first generate call
+    of the first score prefix's reasoning-first rows."""
     passes = []
     for start in range(0, len(requests), batch_size):
         batch = requests[start : start + batch_size]
-        if score_mode == "expected" and not any(r.reasoning_first for r in batch):
+        generated = [r for r in batch if r.mode(score_mode) == "generate"]
+        if generated:
+            passes.append((generated, [""] * len(generated)))
+        elif not any(r.reasoning_first for r in batch):
             passes.append((list(batch), [before_score_digit(r.score_prefix) for r in batch]))
-            continue
-        first = min(r.score_prefix for r in batch if r.reasoning_first or score_mode != "expected")
-        rows = [
-            r
-            for r in batch
-            if score_mode == "generate" or (r.reasoning_first and r.score_prefix == first)
-        ]
-        passes.append((rows, [""] * len(rows)))
+        else:
+            first = min(r.score_prefix for r in batch if r.reasoning_first)
+            rows = [r for r in batch if r.reasoning_first and r.score_prefix == first]
+            passes.append((rows, [""] * len(rows)))
     return passes
 
 
@@ -75,9 +72,9 @@ def conversation_inputs(
         + assistant_text
         for request, assistant_text in zip(batch, assistant_texts, strict=True)
     ]
-    paths = [path for request in batch for path in request.images()]
-    with ThreadPoolExecutor(min(DECODE_THREADS, len(paths) or 1)) as pool:
-        images = list(pool.map(_load_image, paths))  # PIL decodes without the GIL
+    parts = [part for request in batch for part in request.image_parts()]
+    with ThreadPoolExecutor(min(DECODE_THREADS, len(parts) or 1)) as pool:
+        images = list(pool.map(open_part, parts))  # PIL decodes without the GIL
     return processor(
         text=texts,
         images=images or None,
@@ -140,8 +137,5 @@ def inputs_key(batch: Sequence[JudgeRequest], assistant_texts: Sequence[str]) ->
 
 def request_size(request: JudgeRequest) -> tuple[int, int]:
     """Image pixels, then text length: what a request's memory grows with."""
-    pixels = 0
-    for path in request.images():
-        with Image.open(path) as image:  # reads the header only
-            pixels += image.width * image.height
+    pixels = sum(math.prod(part_size(part)) for part in request.image_parts())
     return pixels, len(json.dumps(request.messages))

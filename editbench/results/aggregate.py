@@ -20,10 +20,40 @@ import numpy as np
 from editbench.records import OK
 from editbench.results.bootstrap import (
     bootstrap_means,
+    bootstrap_ratios,
     category_rng,
     percentile_interval,
     two_sided_p,
 )
+from editbench.sources.selection import fields_match
+
+
+def benchmark_results(
+    rows: Sequence[Mapping[str, Any]],
+    categories: Sequence[str],
+    headline: str = "mean_of_categories",
+    subsets: Mapping[str, Mapping[str, Any]] | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """:func:`aggregate` over every row, and over the rows of each subset (a filter on the
+    samples' fields, as :func:`~editbench.sources.selection.matches` reads it) under
+    ``subsets``, each with the categories its rows have."""
+    results = aggregate(rows, categories, n_bootstrap, seed, headline)
+    if subsets:
+        results["subsets"] = {}
+        for name, where in subsets.items():
+            members = [row for row in rows if row_matches(row, where)]
+            present = [c for c in categories if any(row["category"] == c for row in members)]
+            results["subsets"][name] = aggregate(members, present, n_bootstrap, seed, headline)
+    return results
+
+
+def row_matches(row: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
+    """Whether a row's sample fields (its extra fields, id, category, instruction, reference
+    text) match ``where``, as a sample's do in the selection."""
+    names = ("id", "category", "instruction", "reference_text")
+    return fields_match({**(row.get("extra") or {}), **{n: row.get(n) for n in names}}, where)
 
 
 def aggregate(
@@ -31,6 +61,7 @@ def aggregate(
     categories: Sequence[str],
     n_bootstrap: int = 1000,
     seed: int = 0,
+    headline: str = "mean_of_categories",
 ) -> dict[str, Any]:
     """Summarise judged samples per category and overall.
 
@@ -74,6 +105,8 @@ def aggregate(
             summary["criteria"] = criteria
         if any(row.get("samples") is not None for row in rows_by_category[name]):
             summary.update(_judge_noise(rows_by_category[name]))
+        if any(row.get("pooled") for row in rows):
+            summary.update(_pooled(rows_by_category[name], n_bootstrap, seed, name))
         summaries[name] = summary
 
     n = sum(summary["n"] for summary in summaries.values())
@@ -91,6 +124,18 @@ def aggregate(
             percentile_interval(np.mean(replicates, axis=0)) if replicates else None
         ),
     }
+    if all_scores:
+        rng = category_rng(seed, "<overall sample mean>")
+        scores = np.concatenate(all_scores)
+        overall["ci95_sample_mean"] = percentile_interval(bootstrap_means(scores, n_bootstrap, rng))
+    else:
+        overall["ci95_sample_mean"] = None
+    if any(row.get("pooled") for row in rows):
+        overall.update(_pooled(rows, n_bootstrap, seed, "<overall pooled>"))
+    if headline not in ("mean_of_categories", "sample_mean", "pooled"):
+        raise ValueError(f"Unknown headline {headline!r}")
+    overall["headline"] = overall.get(headline)
+    overall["ci95_headline"] = overall.get(f"ci95_{headline}")
     criterion_means: dict[str, list[float]] = {}
     for summary in summaries.values():
         for criterion, stats in summary.get("criteria", {}).items():
@@ -137,6 +182,22 @@ def paired_bootstrap(
         "mean_diff": float(diffs.mean()),
         "ci95": percentile_interval(means),
         "p_value": two_sided_p(means),
+    }
+
+
+def _pooled(
+    rows: Sequence[Mapping[str, Any]], n_bootstrap: int, seed: int, name: str
+) -> dict[str, Any]:
+    """The mean of every value the ok rows pool, and its bootstrap interval over the rows."""
+    pooled = [row["pooled"] for row in rows if row["status"] == OK and row.get("pooled")]
+    if not pooled:
+        return {"pooled": None, "ci95_pooled": None}
+    sums = np.array([sum(values) for values in pooled], dtype=float)
+    counts = np.array([len(values) for values in pooled], dtype=float)
+    ratios = bootstrap_ratios(sums, counts, n_bootstrap, category_rng(seed, f"{name}/pooled"))
+    return {
+        "pooled": float(sums.sum() / counts.sum()),
+        "ci95_pooled": percentile_interval(ratios),
     }
 
 

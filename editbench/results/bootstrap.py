@@ -31,6 +31,21 @@ def bootstrap_means(values: np.ndarray, n_bootstrap: int, rng: np.random.Generat
     return means
 
 
+def bootstrap_ratios(
+    sums: np.ndarray, counts: np.ndarray, n_bootstrap: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Pooled means (sum of sums over sum of counts) of ``n_bootstrap`` resamples, with
+    replacement, of the items: each item holds ``counts[i]`` values summing to ``sums[i]``."""
+    size = sums.size
+    block = max(1, BLOCK_DRAWS // size)
+    ratios = np.empty(n_bootstrap)
+    for start in range(0, n_bootstrap, block):
+        stop = min(start + block, n_bootstrap)
+        picks = rng.integers(0, size, size=(stop - start, size))
+        ratios[start:stop] = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    return ratios
+
+
 def percentile_interval(means: np.ndarray) -> list[float]:
     """The central 95% percentile interval of bootstrap replicates."""
     low, high = np.percentile(means, [2.5, 97.5])

@@ -29,10 +29,12 @@ def write_dry_run(output_dir: Path, plan: Plan, store: Store) -> dict[str, Any]:
     judgements_to_do = {task.key for task in judgements}
     entries = []
     with open(output_dir / "judge_requests.jsonl", "w") as f:
-        for sample, task in zip(plan.samples, plan.judgements, strict=True):
+        categories = {sample.id: sample.category for sample in plan.samples}
+        for task in plan.judgements:
             entry = {
-                "id": sample.id,
-                "category": sample.category,
+                "id": task.sample_id,
+                "category": categories[task.sample_id],
+                "call": task.call,
                 "edit_key": task.edit_key,
                 "judgement_key": task.key,
                 "edit_needed": task.edit_key in edits_to_do,
@@ -49,6 +51,7 @@ def write_dry_run(output_dir: Path, plan: Plan, store: Store) -> dict[str, Any]:
     return {
         "dry_run": True,
         "samples": len(plan.samples),
+        "judge_calls": len(plan.judgements),
         "edits_to_do": len(edits_to_do),
         "edits_reused": len(plan.edits) - len(edits_to_do),
         "judgements_to_do": len(judgements_to_do),

@@ -1,8 +1,12 @@
 """The run's report.html: one self-contained page that opens from disk, offline.
 
-A summary table per category and overall, a chart of per-category means with their 95%
-intervals, and a gallery of every sample (source | edit | score | status | judge reply) that
-the page's own script filters by category and status and sorts by score or id.
+At the top, the protocol and the figure its benchmark publishes (mean of category means, mean
+over samples, or pooled) with its 95% interval and coverage; then a summary table per category
+and overall, a table of the criteria (VIEScore's SC and PQ and their parts, ...), a chart of
+the category figures with their intervals, a section per subset the benchmark publishes, and a
+gallery of every sample (inputs | edit and reference | score | status | judge reply, each judge
+call's verdict where the protocol makes several) that the page's own script filters by category
+and status and sorts by score or id.
 
 Every row is rendered here, server-side; the script only toggles ``hidden`` and reorders
 nodes, and rows off screen are neither laid out nor painted (CSS ``content-visibility``), so a
@@ -28,6 +32,14 @@ import jinja2
 from PIL import Image
 
 from editbench.records import OK
+from editbench.results.chart import (
+    chart_figures,
+    finite,
+    finite_interval,
+    headline_kind,
+    score_axis,
+    short_label,
+)
 from editbench.results.thumbnails import thumbnail_data_uri
 
 logger = logging.getLogger(__name__)
@@ -42,7 +54,7 @@ EMBED_MAX_BYTES = 24 * 1024
 EMBED_MAX_SIDE = 1024
 _BROWSER_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
-# Chart geometry, in SVG user units: a label column, a 0..10 axis, then a value column.
+# Chart geometry, in SVG user units: a label column, the score axis, then a value column.
 _LABEL_WIDTH = 180
 _PLOT_WIDTH = 440
 _VALUE_WIDTH = 110
@@ -57,8 +69,10 @@ _TEMPLATES = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_TEMPLATES.filters["number"] = lambda value: "–" if value is None else f"{value:.2f}"
-_TEMPLATES.filters["percent"] = lambda value: "–" if value is None else f"{100 * value:.1f}%"
+_TEMPLATES.filters["number"] = lambda value: "–" if finite(value) is None else f"{value:.2f}"
+_TEMPLATES.filters["percent"] = lambda value: (
+    "–" if finite(value) is None else f"{100 * value:.1f}%"
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,10 @@ class Picture:
     note: str  # shown in place of the image when there is none
 
 
+_NO_EDIT = Picture(src=None, link=None, size=None, note="no edit")
+_NO_IMAGE = Picture(src=None, link=None, size=None, note="no image")
+
+
 def write_report(
     path: Path,
     rows: Sequence[Mapping[str, Any]],
@@ -80,42 +98,31 @@ def write_report(
 ) -> None:
     """Write the HTML report of a run to ``path`` (the file itself, e.g. ``run/report.html``).
 
-    ``rows`` are the samples.jsonl records, ``results`` the output of
-    :func:`editbench.results.aggregate.aggregate` over them (category entries may also carry
-    ``criteria``, ``judge_spread_mean`` and ``judge_variance_share``, shown when present), and
-    ``details`` the run's description (editor, judge, prompt versions, dataset, time), shown
-    as given: it must hold no secret.
+    ``rows`` are the samples.jsonl records, ``results`` what results.json holds
+    (:func:`editbench.results.aggregate.benchmark_results` over the rows, with ``protocol``
+    where the run says which; ``criteria``, ``pooled``, ``subsets``, ``judge_spread_mean`` and
+    ``judge_variance_share`` are shown when present), and ``details`` the run's description
+    (editor, judge, prompt versions, dataset, time), shown as given: it must hold no secret.
+    Names (categories, criteria, calls, subsets) may hold any character: every value is
+    escaped, and a number that is not finite is shown as a dash, like a missing one.
     """
     path = Path(path)
-    paths = [row[key] for row in rows for key in ("source_image", "edited_image")]
-    pictures = _pictures([p for p in paths if p is not None], path.parent.resolve())
-    no_edit = Picture(src=None, link=None, size=None, note="no edit")
-    samples = [
-        {
-            "id": row["id"],
-            "category": row["category"],
-            "instruction": row["instruction"],
-            "status": row["status"],
-            "score": row["score"],
-            "reply": row.get("reply"),
-            "error": row.get("error"),
-            "entropy": row.get("entropy"),
-            "criteria": row.get("criteria") or {},
-            "judge_samples": row.get("samples") or [],
-            "spread": row.get("spread"),
-            "source": pictures[row["source_image"]],
-            "edit": pictures[row["edited_image"]] if row["edited_image"] is not None else no_edit,
-        }
-        for row in rows
-    ]
+    paths = [image for row in rows for image in _row_images(row) if image is not None]
+    pictures = _pictures(paths, path.parent.resolve())
+    samples = [_sample(row, pictures) for row in rows]
 
     categories = results["categories"]
+    overall = results["overall"]
     failure_statuses = sorted({status for c in categories.values() for status in c["failures"]})
     html = _TEMPLATES.get_template("report.html.j2").render(
         title=title,
         details=details,
+        protocol=results.get("protocol"),
+        headline=_headline(results),
+        overall_figures=_overall_figures(results),
         categories=categories,
-        overall=results["overall"],
+        overall=overall,
+        has_pooled=any("pooled" in c for c in categories.values()),
         failure_statuses=failure_statuses,
         failure_totals={
             s: sum(c["failures"].get(s, 0) for c in categories.values()) for s in failure_statuses
@@ -125,8 +132,9 @@ def write_report(
             for c in categories.values()
             for key in ("judge_spread_mean", "judge_variance_share")
         ),
-        criteria=_criteria_table(categories, results["overall"]),
-        chart=_chart(categories, results["overall"]),
+        criteria=_criteria_table(results),
+        chart=_chart(results),
+        subsets=_subsets(results),
         samples=samples,
         sample_categories=list(dict.fromkeys(sample["category"] for sample in samples)),
         sample_statuses=sorted({s["status"] for s in samples}, key=lambda s: (s != OK, s)),
@@ -135,6 +143,61 @@ def write_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
     logger.info("Wrote report of %d samples to %s", len(rows), path)
+
+
+def _inputs(row: Mapping[str, Any]) -> list[str | None]:
+    """A row's input images: ``source_images`` where the sample has several."""
+    return row.get("source_images") or [row.get("source_image")]
+
+
+def _row_images(row: Mapping[str, Any]) -> list[str | None]:
+    """Every image a row names: its inputs, its edit and its reference."""
+    return [*_inputs(row), row.get("edited_image"), row.get("reference_image")]
+
+
+def _sample(row: Mapping[str, Any], pictures: Mapping[str, Picture]) -> dict[str, Any]:
+    """What the gallery shows of one row; numbers that are not finite become None."""
+    calls = row.get("calls") or {}
+    # Each call shows its own criteria; the score column keeps what no call shows (RISEBench's
+    # accuracy, say) and, with a single call, every criterion.
+    by_calls = {name for call in calls.values() for name in call.get("criteria") or {}}
+    criteria = {
+        name: value
+        for name, value in _finite_values(row.get("criteria")).items()
+        if name not in by_calls and name not in calls
+    }
+    return {
+        "id": row["id"],
+        "category": row["category"],
+        "instruction": row["instruction"],
+        "status": row["status"],
+        "score": finite(row["score"]),
+        "reply": row.get("reply"),
+        "error": row.get("error"),
+        "entropy": finite(row.get("entropy")),
+        "criteria": criteria,
+        "judge_samples": [finite(value) for value in row.get("samples") or []],
+        "spread": finite(row.get("spread")),
+        "inputs": [pictures[image] if image else _NO_IMAGE for image in _inputs(row)],
+        "edit": pictures[row["edited_image"]] if row.get("edited_image") else _NO_EDIT,
+        "reference": pictures[row["reference_image"]] if row.get("reference_image") else None,
+        # A protocol of several judge calls: each call's own verdict.
+        "calls": [
+            {
+                "name": name,
+                "status": call.get("status"),
+                "score": finite(call.get("score")),
+                "criteria": _finite_values(call.get("criteria")),
+                "reply": call.get("reply"),
+                "error": call.get("error"),
+            }
+            for name, call in calls.items()
+        ],
+    }
+
+
+def _finite_values(values: Mapping[str, Any] | None) -> dict[str, float | None]:
+    return {name: finite(value) for name, value in (values or {}).items()}
 
 
 def _pictures(paths: Sequence[str], folder: Path) -> dict[str, Picture]:
@@ -177,64 +240,136 @@ def _link(path: str, folder: Path) -> str | None:
     return quote(Path(relative).as_posix())
 
 
-def _criteria_table(
-    categories: Mapping[str, Mapping[str, Any]], overall: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Per-criterion means by category and overall, for the rubric table; empty when no rubric
-    ran. A category's ``criteria`` summarise each criterion (``mean``, ``ci95``, ...); the
-    overall ``criteria`` are bare means (of the category means)."""
-    rows = {
-        name: {c: {"mean": s["mean"], "ci95": s["ci95"]} for c, s in summary["criteria"].items()}
-        for name, summary in categories.items()
-        if summary.get("criteria")
+# The overall figures a benchmark may publish, as the report names them.
+_FIGURES = {
+    "mean_of_categories": "mean of category means",
+    "sample_mean": "mean over samples",
+    "pooled": "pooled mean of every criterion value",
+}
+
+
+def _headline(results: Mapping[str, Any]) -> dict[str, Any]:
+    """The figure the benchmark publishes, with its interval and coverage."""
+    overall, kind = results["overall"], headline_kind(results)
+    return {
+        "kind": kind,
+        "label": _FIGURES.get(kind, kind),
+        "value": finite(overall.get("headline", overall.get(kind))),
+        "ci95": finite_interval(overall.get("ci95_headline", overall.get(f"ci95_{kind}"))),
+        "n": overall["n"],
+        "judged": overall["judged"],
+        "coverage": overall["coverage"],
     }
-    if overall.get("criteria"):
-        rows["overall"] = {c: {"mean": m, "ci95": None} for c, m in overall["criteria"].items()}
-    names = list(dict.fromkeys(criterion for cells in rows.values() for criterion in cells))
-    return {"names": names, "rows": rows}
 
 
-def _chart(
-    categories: Mapping[str, Mapping[str, Any]], overall: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Coordinates of a horizontal bar chart of the category means and the overall mean (the
-    mean of category means), each with its 95% interval."""
+def _overall_figures(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every overall figure results.json holds, the published one marked."""
+    overall, kind = results["overall"], headline_kind(results)
+    return [
+        {
+            "label": label,
+            "value": finite(overall[name]),
+            "ci95": finite_interval(overall.get(f"ci95_{name}")),
+            "published": name == kind,
+        }
+        for name, label in _FIGURES.items()
+        if name in overall
+    ]
+
+
+def _criteria_table(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-criterion means by category and overall, for the criteria table; no columns when no
+    row carries criteria. The first column is the sample's score (VIEScore's O), unless the
+    protocol reports its score as one of the criteria (RISEBench's accuracy). A category's
+    ``criteria`` summarise each criterion (``mean``, ``ci95``, ``judged``); the overall
+    ``criteria`` are bare means, of the category means."""
+    categories, overall = results["categories"], results["overall"]
+    names = list(
+        dict.fromkeys(c for summary in categories.values() for c in summary.get("criteria") or {})
+    )
+    names += [c for c in overall.get("criteria") or {} if c not in names]
+    if not names:
+        return {"names": [], "score": None, "rows": []}
+    score = str((results.get("protocol") or {}).get("score") or "")
+    score_column = None if score in names else {"label": "score", "rule": score}
+    rows = []
+    for name, summary in categories.items():
+        cells = {
+            criterion: _cell(stats.get("mean"), stats.get("ci95"), stats.get("judged"))
+            for criterion, stats in (summary.get("criteria") or {}).items()
+        }
+        score_cell = _cell(summary["mean"], summary["ci95"], summary["judged"])
+        rows.append({"name": name, "overall": False, "score": score_cell, "cells": cells})
+    rows.append(
+        {
+            "name": "overall",
+            "overall": True,
+            "score": _cell(
+                overall.get("mean_of_categories"), overall.get("ci95_mean_of_categories")
+            ),
+            "cells": {c: _cell(m) for c, m in (overall.get("criteria") or {}).items()},
+        }
+    )
+    return {"names": names, "score": score_column, "rows": rows}
+
+
+def _cell(mean: Any, ci95: Any = None, judged: int | None = None) -> dict[str, Any]:
+    return {"mean": finite(mean), "ci95": finite_interval(ci95), "judged": judged}
+
+
+def _subsets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each subset's overall figure (the benchmark's headline over its samples), coverage,
+    criteria table and categories, in the order results.json lists them."""
+    entries = []
+    for index, (name, subset) in enumerate((results.get("subsets") or {}).items()):
+        scoped = {**subset, "protocol": results.get("protocol")}
+        entries.append(
+            {
+                "name": name,
+                "anchor": f"subset-{index}",
+                "headline": _headline(scoped),
+                "criteria": _criteria_table(scoped),
+                "categories": subset["categories"],
+                "has_pooled": any("pooled" in c for c in subset["categories"].values()),
+            }
+        )
+    return entries
+
+
+def _chart(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Coordinates of a horizontal bar chart of the categories' figures and the overall one
+    (:func:`~editbench.results.chart.chart_figures`), each with its 95% interval, on the run's
+    score axis."""
+    low, high = score_axis(results)
 
     def length(score: float) -> float:
-        return round(score / 10 * _PLOT_WIDTH, 1)
+        clipped = min(max(score, low), high)  # an interval may reach past the scale's ends
+        return round((clipped - low) / (high - low) * _PLOT_WIDTH, 1)
 
     def x(score: float) -> float:
         return _LABEL_WIDTH + length(score)
 
-    entries = [
-        (name, summary["mean"], summary["ci95"], f"{summary['judged']}/{summary['n']}")
-        for name, summary in categories.items()
-    ]
-    entries.append(
-        (
-            "overall",
-            overall["mean_of_categories"],
-            overall["ci95_mean_of_categories"],
-            f"{overall['judged']}/{overall['n']}",
-        )
-    )
     bars = []
-    for index, (name, mean, ci95, counts) in enumerate(entries):
+    for index, entry in enumerate(chart_figures(results)):
         middle = (index + 0.5) * _ROW_HEIGHT
-        label = name if len(name) <= _MAX_LABEL_CHARS else name[: _MAX_LABEL_CHARS - 1] + "…"
         bar: dict[str, Any] = {
-            "name": name,
-            "label": label,
+            "name": entry["name"],
+            "label": short_label(entry["name"], _MAX_LABEL_CHARS),
             "y": middle,
-            "mean": mean,
-            "counts": counts,
+            "mean": entry["value"],
+            "counts": f"{entry['judged']}/{entry['n']}",
         }
-        if mean is not None:
-            bar.update(top=middle - _ROW_HEIGHT * 0.3, height=_ROW_HEIGHT * 0.6, width=length(mean))
-        if ci95 is not None:
-            bar.update(low=x(ci95[0]), high=x(ci95[1]))
+        if entry["value"] is not None:
+            bar.update(
+                top=middle - _ROW_HEIGHT * 0.3,
+                height=_ROW_HEIGHT * 0.6,
+                width=length(entry["value"]),
+            )
+        if entry["ci95"] is not None:
+            bar.update(low=x(entry["ci95"][0]), high=x(entry["ci95"][1]))
         bars.append(bar)
     plot_height = len(bars) * _ROW_HEIGHT
+    ticks = [low + (high - low) * step / 5 for step in range(6)]
     return {
         "width": _LABEL_WIDTH + _PLOT_WIDTH + _VALUE_WIDTH,
         "height": plot_height + _AXIS_HEIGHT,
@@ -242,6 +377,8 @@ def _chart(
         "plot_right": _LABEL_WIDTH + _PLOT_WIDTH,
         "plot_height": plot_height,
         "overall_top": plot_height - _ROW_HEIGHT,  # a rule sets the overall bar apart
-        "ticks": [{"value": value, "x": x(value)} for value in range(0, 11, 2)],
+        "ticks": [{"value": f"{value:g}", "x": x(value)} for value in ticks],
         "bars": bars,
+        "figure": "pooled score" if headline_kind(results) == "pooled" else "mean score",
+        "axis": f"{low:g} to {high:g}",
     }

@@ -12,35 +12,45 @@ from omegaconf import DictConfig
 
 from editbench.launch.pool import PhaseStats
 from editbench.plan import Plan
-from editbench.records import CATEGORIES
+from editbench.protocols.spec import Protocol
+from editbench.protocols.verdict import sample_verdict
+from editbench.results.tracking import metric_name
 from editbench.store import Store
 
 
-def collect_rows(plan: Plan, store: Store) -> list[dict[str, Any]]:
-    """One row per sample, read back from the store: what samples.jsonl holds."""
+def collect_rows(plan: Plan, store: Store, protocol: Protocol) -> list[dict[str, Any]]:
+    """One row per sample, read back from the store: what samples.jsonl holds. The sample's
+    status, score and criteria come from its calls' judgements
+    (:func:`~editbench.protocols.verdict.sample_verdict`)."""
     rows = []
-    for sample, edit, judge in zip(plan.samples, plan.edits, plan.judgements, strict=True):
+    judgements = plan.judgements_of()
+    for sample, edit in zip(plan.samples, plan.edits, strict=True):
         edited = store.read_edit(edit.key)
-        verdict = store.read_judgement(judge.key) or {}
+        tasks = judgements[sample.id]
+        records = {task.call: store.read_judgement(task.key) for task in tasks}
         rows.append(
             {
                 "id": sample.id,
                 "category": sample.category,
                 "instruction": sample.instruction,
                 "source_image": sample.image,
+                **({"source_images": list(sample.images)} if len(sample.images) > 1 else {}),
+                **(
+                    {"reference_image": sample.reference_image}
+                    if sample.reference_image is not None
+                    else {}
+                ),
+                **(
+                    {"reference_text": sample.reference_text}
+                    if sample.reference_text is not None
+                    else {}
+                ),
                 "edited_image": str(store.edit_image_path(edit.key)) if edited else None,
-                "status": verdict.get("status", "missing"),
-                "score": verdict.get("score"),
-                "reply": verdict.get("reply"),
-                "entropy": verdict.get("entropy"),
-                "distribution": verdict.get("distribution"),
-                "error": verdict.get("error"),
-                "criteria": verdict.get("criteria"),
-                "samples": verdict.get("samples"),
-                "spread": verdict.get("spread"),
+                **sample_verdict(protocol, sample, records),
                 "seed": edit.request.seed,
                 "edit_key": edit.key,
-                "judgement_key": judge.key,
+                "judgement_key": tasks[0].key if len(tasks) == 1 else None,
+                **({"judgement_keys": {t.call: t.key for t in tasks}} if len(tasks) > 1 else {}),
                 **({"extra": sample.extra} if sample.extra else {}),
             }
         )
@@ -48,9 +58,12 @@ def collect_rows(plan: Plan, store: Store) -> list[dict[str, Any]]:
 
 
 def metrics(results: Mapping[str, Any]) -> dict[str, float]:
-    """MLflow metrics, named ``score/<category>/mean`` etc. so runs line up in the UI."""
+    """MLflow metrics, named ``score/<category>/mean``, ``criterion/<name>/overall``,
+    ``subset/<subset>/overall`` etc. so runs line up in the UI. A category, criterion or subset
+    name is kept as the benchmark spells it, with characters MLflow refuses replaced by ``_``."""
     out: dict[str, float] = {}
     for name, category in results["categories"].items():
+        name = metric_name(name)
         out[f"score/{name}/mean"] = category["mean"]
         out[f"score/{name}/std"] = category["std"]
         out[f"score/{name}/coverage"] = category["coverage"]
@@ -59,10 +72,22 @@ def metrics(results: Mapping[str, Any]) -> dict[str, float]:
             out[f"failures/{name}/{status}"] = count
         if category["ci95"]:
             out[f"score/{name}/ci95_lo"], out[f"score/{name}/ci95_hi"] = category["ci95"]
+        for criterion, stats in (category.get("criteria") or {}).items():
+            out[f"criterion/{metric_name(criterion)}/{name}/mean"] = stats["mean"]
     overall = results["overall"]
     out["score/overall"] = overall["mean_of_categories"]
     out["score/overall_sample_mean"] = overall["sample_mean"]
+    if "headline" in overall:
+        out["score/headline"] = overall["headline"]
     out["coverage/overall"] = overall["coverage"]
+    for criterion, value in (overall.get("criteria") or {}).items():
+        out[f"criterion/{metric_name(criterion)}/overall"] = value
+    for subset, figures in (results.get("subsets") or {}).items():
+        subset = metric_name(subset)
+        out[f"subset/{subset}/overall"] = figures["overall"].get("headline")
+        out[f"subset/{subset}/coverage"] = figures["overall"]["coverage"]
+        for criterion, value in (figures["overall"].get("criteria") or {}).items():
+            out[f"subset/{subset}/{metric_name(criterion)}"] = value
     for key, value in results["work"].items():
         out[f"work/{key}"] = value
     for key, value in results["timing"].items():
@@ -111,15 +136,32 @@ def _round(value: float | None) -> float | None:
 
 
 def prompt_versions(choices: Mapping[str, str]) -> str:
-    versions = {c: choices.get(f"prompts/{c}", "?") for c in CATEGORIES}
+    """The prompts/<category> choices of the run: one version when all agree."""
+    versions = {
+        group.removeprefix("prompts/"): choice
+        for group, choice in sorted(choices.items())
+        if group.startswith("prompts/")
+    }
+    if not versions:
+        return "?"
     if len(set(versions.values())) == 1:
         return next(iter(versions.values()))
     return ",".join(f"{c}={v}" for c, v in versions.items())
 
 
+def judging(choices: Mapping[str, str]) -> str:
+    """How the run judges: the protocol, and the prompt versions of the editbench protocol."""
+    protocol = choices.get("protocol", "editbench")
+    if protocol != "editbench":
+        return f"protocol {protocol}"
+    return f"prompts {prompt_versions(choices)}"
+
+
 def run_name(choices: Mapping[str, str]) -> str:
     editor, judge = choices.get("editor", "editor"), choices.get("scorer", "scorer")
-    return f"{editor} × {judge} · prompts {prompt_versions(choices)}"
+    dataset = choices.get("dataset", "sample")
+    on = "" if dataset == "sample" else f" on {dataset}"
+    return f"{editor} × {judge}{on} · {judging(choices)}"
 
 
 def run_tags(cfg: DictConfig, choices: Mapping[str, str]) -> dict[str, str]:
@@ -127,9 +169,19 @@ def run_tags(cfg: DictConfig, choices: Mapping[str, str]) -> dict[str, str]:
         "editbench.editor": f"{choices.get('editor', '?')} ({_model(cfg.editor)})",
         "editbench.judge": f"{choices.get('scorer', '?')} ({_model(cfg.scorer)})",
         "editbench.prompts": prompt_versions(choices),
-        "editbench.dataset": str(cfg.dataset.root),
+        "editbench.protocol": str(cfg.protocol.name),
+        "editbench.dataset": dataset_label(cfg, choices),
         "editbench.experiment": str(choices.get("experiment") or "-"),
     }
+
+
+def dataset_label(cfg: DictConfig, choices: Mapping[str, str]) -> str:
+    """The dataset option and where its data is: a folder, a hub id and its revision."""
+    node = cfg.dataset
+    where = node.get("root") or node.get("path") or "?"
+    revision = node.get("revision")
+    at = f"@{revision}" if revision else ""
+    return f"{choices.get('dataset', '?')}: {where}{at}"
 
 
 def _model(node: DictConfig) -> str:
@@ -141,8 +193,8 @@ def run_details(cfg: DictConfig, choices: Mapping[str, str], output_dir: Path) -
     return {
         "editor": f"{choices.get('editor', '?')}: {_model(cfg.editor)}",
         "judge": f"{choices.get('scorer', '?')}: {_model(cfg.scorer)} ({cfg.scorer.score_mode})",
-        "prompts": prompt_versions(choices),
-        "dataset": str(cfg.dataset.root),
+        "judging": judging(choices),
+        "dataset": dataset_label(cfg, choices),
         "run folder": str(output_dir),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -144,3 +145,11 @@ def _absolute_sqlite(uri: str) -> str:
     path = Path(uri[len(prefix) :]).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     return prefix + str(path)
+
+
+def metric_name(name: str) -> str:
+    """``name`` (a category, criterion or subset as the benchmark spells it) as one part of an
+    MLflow metric key: letters of any script, digits, ``_ - .`` and spaces kept, anything else
+    ``_``, and ``/`` too, so that no name reads as a path MLflow refuses (``a/../b``, ``.``)."""
+    part = re.sub(r"[^\w\-. ]", "_", name)
+    return "_" * max(1, len(part)) if part.strip(".") == "" else part
