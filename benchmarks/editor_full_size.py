@@ -89,7 +89,7 @@ def edit_seconds(
 ) -> list[float]:
     """Seconds of each of ``count`` edits of ``request`` through ``editor.edit`` at ``steps``
     (which this sets as the editor's steps)."""
-    editor.num_inference_steps = steps
+    editor.call["num_inference_steps"] = steps
     seconds = []
     for _ in range(count):
         sync(device)
@@ -105,8 +105,10 @@ def load_editor(
     args: argparse.Namespace, env: dict[str, Any], compile: bool
 ) -> tuple[RandomWeightsQwenImageEditor, dict[str, Any]]:
     """The editor of a run, loaded as a worker loads it; its load time and parameter counts."""
+    # Qwen-Image-Edit's reference call (conf/editor/qwen_image_edit.yaml) at the run's steps.
+    call = {"num_inference_steps": args.steps, "true_cfg_scale": 4.0, "negative_prompt": " "}
     editor = RandomWeightsQwenImageEditor(
-        str(env["folder"]), dtype=args.dtype, num_inference_steps=args.steps, compile=compile
+        str(env["folder"]), dtype=args.dtype, call=call, compile=compile
     )
     sync(args.device)
     start = time.perf_counter()
@@ -162,7 +164,7 @@ def bare_parts(editor: Any, args: argparse.Namespace, env: dict[str, Any]) -> di
     with torch.no_grad():
         for key, prompt in (
             ("encode_prompt_s", env["request"].instruction),
-            ("encode_negative_s", editor.negative_prompt),
+            ("encode_negative_s", editor.call["negative_prompt"]),
         ):
             parts[key], _ = timed(
                 lambda prompt=prompt: pipe.encode_prompt(prompt=prompt, image=image, device=device),

@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
                     "editor=qwen_image_edit",
                     f"editor._target_={EDITOR}",
                     f"editor.model={editor}",
-                    f"editor.num_inference_steps={args.steps}",
+                    f"editor.call.num_inference_steps={args.steps}",
                     f"dataset.root={dataset}",
                 ]
                 + (["editor.dtype=float32"] if args.tiny else [])

@@ -92,7 +92,7 @@ def test_demo_is_logged_to_mlflow(demo_run: Path, workspace: Path):
     )
     assert run.info.status == "FINISHED"
     assert run.info.run_name == "tiny × tiny · prompts v1"
-    assert run.data.params["editor/num_inference_steps"] == "2"
+    assert run.data.params["editor/call/num_inference_steps"] == "2"
     assert run.data.tags["editbench.prompts"] == "v1"
     assert run.data.tags["editbench.protocol"] == "editbench"
     results = json.loads((demo_run / "results.json").read_text())

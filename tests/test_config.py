@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 
 from editbench.config.schema import (
     CallSchema,
+    CustomEditorSchema,
     DiffusersEditorSchema,
     HFColumnsSchema,
     HFDatasetSchema,
@@ -50,7 +51,7 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
-@pytest.mark.parametrize("option", options("editor"))
+@pytest.mark.parametrize("option", [o for o in options("editor") if o != "custom"])
 def test_editor_options_instantiate(compose_config, option, tmp_path):
     # precomputed edits need a folder; every other editor names a model
     cfg = compose_config(
@@ -62,6 +63,19 @@ def test_editor_options_instantiate(compose_config, option, tmp_path):
     assert isinstance(editor, Editor)
     where = "root" if option == "precomputed" else "model"
     assert editor.fingerprint()[where] == cfg.editor[where]
+
+
+def test_the_custom_editor_option_needs_a_class(compose_config):
+    cfg = compose_config("experiment=demo", "editor=custom")
+    with pytest.raises(EditbenchError, match=r"editor\._target_ has no value"):
+        model_config(cfg, "editor")
+    cfg = compose_config(
+        "editor=custom",
+        "editor._target_=editbench.editors.precomputed.PrecomputedEditor",
+        "+editor.root=/tmp",
+    )
+    config, _ = model_config(cfg, "editor")
+    assert isinstance(instantiate(config), Editor)
 
 
 @pytest.mark.parametrize("option", options("scorer"))
@@ -176,8 +190,17 @@ def test_misspelt_key_fails_at_compose_naming_it(compose_config, override):
 
 def test_wrongly_typed_value_fails_at_compose(compose_config):
     with pytest.raises(ConfigCompositionException) as error:
-        compose_config("editor.num_inference_steps=many")
-    assert "num_inference_steps" in str(error.value.__cause__ or error.value)
+        compose_config("editor.compile=many")
+    assert "compile" in str(error.value.__cause__ or error.value)
+
+
+def test_a_call_setting_the_pipeline_does_not_take_fails_before_any_model_loads(compose_config):
+    cfg = compose_config("experiment=demo", "+editor.call.no_such_setting=3")
+    with pytest.raises(EditbenchError, match=r"editor\.call\.no_such_setting: QwenImageEdit"):
+        validate(cfg)
+    cfg = compose_config("experiment=demo", "editor.call.num_inference_steps=many")
+    with pytest.raises(EditbenchError, match=r"num_inference_steps='many': expected int"):
+        validate(cfg)
 
 
 def test_missing_required_value_names_the_key(compose_config):
@@ -278,6 +301,7 @@ def test_cfg_job_prints_plain_strings(tmp_path):
 PULLED = {
     "/schema/editor/diffusers@_here_": DiffusersEditorSchema,
     "/schema/editor/precomputed@_here_": PrecomputedEditorSchema,
+    "/schema/editor/custom@_here_": CustomEditorSchema,
     "/schema/scorer/qwen3_vl@_here_": Qwen3VLJudgeSchema,
     "/schema/scorer/openai_api@_here_": OpenAIJudgeSchema,
     "/schema/dataset/manifest@_here_": ManifestDatasetSchema,

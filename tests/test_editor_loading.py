@@ -47,8 +47,9 @@ def forbid(monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> None:
 class Prebuilt(DiffusersEditor):
     """A subclass that builds its pipeline another way: here, hands over one already read."""
 
-    def __init__(self, pipe: Any, **kwargs: Any) -> None:
-        super().__init__("prebuilt", dtype="float32", height=SIZE, width=SIZE, **kwargs)
+    def __init__(self, pipe: Any, num_inference_steps: int = 2, **kwargs: Any) -> None:
+        call = {"num_inference_steps": num_inference_steps, "height": SIZE, "width": SIZE}
+        super().__init__("prebuilt", dtype="float32", call=call, **kwargs)
         self.prebuilt = pipe
         self.asked: list[str] = []
 
@@ -92,7 +93,9 @@ def test_load_leaves_every_parameter_on_the_device_and_never_moves_the_pipeline(
 ) -> None:
     forbid(monkeypatch, DiffusionPipeline, "to")
     editor = DiffusersEditor(
-        tiny_editor, dtype="bfloat16", num_inference_steps=2, height=SIZE, width=SIZE
+        tiny_editor,
+        dtype="bfloat16",
+        call={"num_inference_steps": 2, "height": SIZE, "width": SIZE},
     )
 
     editor.load("cpu")

@@ -26,6 +26,7 @@ SHIPPED_MODULES = (
     "editbench.judges.openai_api",
     "benchmarks.qwen_image_models",
     "benchmarks.qwen3_vl_models",
+    "benchmarks.flux_kontext_models",
 )
 EXPECTED_NAMES = {
     "DiffusersEditor": "diffusers",
@@ -34,6 +35,7 @@ EXPECTED_NAMES = {
     "OpenAIJudge": "openai_api",
     "RandomWeightsQwenImageEditor": "diffusers_random_weights",
     "RandomWeightsQwen3VLJudge": "qwen3_vl_random_weights",
+    "RandomWeightsFluxKontextEditor": "flux_kontext_random_weights",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ SIZE = 64  # output side; the pipeline still encodes its input at ~1024² whatev
 @pytest.fixture(scope="module")
 def editor(tiny_editor: str) -> DiffusersEditor:
     editor = DiffusersEditor(
-        tiny_editor, dtype="float32", num_inference_steps=2, height=SIZE, width=SIZE
+        tiny_editor,
+        dtype="float32",
+        call={"num_inference_steps": 2, "height": SIZE, "width": SIZE},
     )
     editor.load("cpu")
     return editor
@@ -68,9 +71,7 @@ def test_the_same_folder_runs_as_the_plus_pipeline(tiny_editor: str, source_imag
         tiny_editor,
         pipeline="QwenImageEditPlusPipeline",
         dtype="float32",
-        num_inference_steps=2,
-        height=SIZE,
-        width=SIZE,
+        call={"num_inference_steps": 2, "height": SIZE, "width": SIZE},
     )
     editor.load("cpu")
 
@@ -94,7 +95,7 @@ def test_a_single_image_pipeline_refuses_samples_with_several_images(tiny_editor
     message = str(raised.value)
     assert "QwenImageEditPipeline edits one input image" in message
     assert "samples 's0', 's1'" in message and "and 2 more have several" in message
-    assert "QwenImageEditPlusPipeline" in message
+    assert "editor=qwen_image_edit_plus" in message
 
 
 @pytest.mark.parametrize(
@@ -104,11 +105,7 @@ def test_a_single_image_pipeline_refuses_samples_with_several_images(tiny_editor
         ("pipeline", "QwenImageEditPlusPipeline"),
         ("revision", "abc123"),
         ("dtype", "float16"),
-        ("num_inference_steps", 8),
-        ("true_cfg_scale", 1.0),
-        ("negative_prompt", "blurry"),
-        ("height", 512),
-        ("width", 512),
+        ("compile", True),
     ],
 )
 def test_fingerprint_changes_with_every_parameter(field: str, value: object) -> None:
@@ -117,6 +114,77 @@ def test_fingerprint_changes_with_every_parameter(field: str, value: object) -> 
 
     assert changed.fingerprint()[field] == value
     assert changed.fingerprint() != base.fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("num_inference_steps", 8),
+        ("true_cfg_scale", 1.0),
+        ("negative_prompt", "blurry"),
+        ("height", 512),
+        ("guidance_scale", 1.0),
+    ],
+)
+def test_fingerprint_holds_every_call_setting(setting: str, value: object) -> None:
+    base = DiffusersEditor(model="Qwen/Qwen-Image-Edit", call={"num_inference_steps": 20})
+    changed = DiffusersEditor(
+        model="Qwen/Qwen-Image-Edit", call={"num_inference_steps": 20, setting: value}
+    )
+    assert changed.fingerprint()["call"][setting] == value
+    assert changed.fingerprint() != base.fingerprint()
+
+
+def test_a_call_the_first_editor_could_make_keeps_its_fingerprint() -> None:
+    """Stores written by the version-1 editor (which always passed steps, true CFG scale and
+    negative prompt, and height and width or None) keep their edits."""
+    call = {"num_inference_steps": 50, "true_cfg_scale": 4.0, "negative_prompt": " "}
+    editor = DiffusersEditor(model="Qwen/Qwen-Image-Edit", call=call)
+    assert editor.fingerprint() == {
+        "name": "diffusers",
+        "version": 1,
+        "model": "Qwen/Qwen-Image-Edit",
+        "pipeline": "QwenImageEditPipeline",
+        "revision": None,
+        "dtype": "bfloat16",
+        "num_inference_steps": 50,
+        "true_cfg_scale": 4.0,
+        "negative_prompt": " ",
+        "height": None,
+        "width": None,
+        "compile": False,
+    }
+    # without the negative prompt the pipeline runs no true CFG: another edit, another key
+    fewer = DiffusersEditor(model="Qwen/Qwen-Image-Edit", call={"num_inference_steps": 50})
+    assert "call" in fewer.fingerprint()
+
+
+def test_settings_moved_under_call_say_where(tiny_editor: str) -> None:
+    with pytest.raises(ValueError, match=r"editor.num_inference_steps -> editor.call"):
+        DiffusersEditor(tiny_editor, num_inference_steps=8)
+
+
+@pytest.mark.parametrize(
+    ("call", "named"),
+    [
+        ({"no_such_setting": 3}, "editor.call.no_such_setting: QwenImageEditPipeline.__call__"),
+        ({"generator": 3}, "editor.call.generator: set by editbench"),
+        ({"num_inference_steps": "many"}, "editor.call.num_inference_steps='many': expected int"),
+        ({"true_cfg_scale": "4"}, "editor.call.true_cfg_scale='4': expected float"),
+    ],
+)
+def test_call_settings_are_checked_against_the_signature(call: dict, named: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(named)):
+        DiffusersEditor("Qwen/Qwen-Image-Edit", call=call)
+
+
+def test_compile_is_refused_for_a_unet_pipeline() -> None:
+    with pytest.raises(ValueError, match="denoises with a UNet"):
+        DiffusersEditor(
+            "timbrooks/instruct-pix2pix",
+            pipeline="StableDiffusionInstructPix2PixPipeline",
+            compile=True,
+        )
 
 
 @pytest.mark.parametrize(("field", "value"), [("pipeline", "FluxPipeline"), ("dtype", "float8")])

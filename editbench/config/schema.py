@@ -38,20 +38,27 @@ from editbench.results.tracking import DEFAULT_ARTIFACT_ROOT, DEFAULT_TRACKING_U
 class DiffusersEditorSchema:
     _target_: str = "editbench.editors.diffusers_editor.DiffusersEditor"
     model: str = MISSING  # hub id or local folder
-    pipeline: str = "QwenImageEditPipeline"
+    pipeline: str = "QwenImageEditPipeline"  # any diffusers instruction-editing pipeline class
     revision: str | None = None
     dtype: Dtype = Dtype.bfloat16
-    num_inference_steps: int = 50
-    true_cfg_scale: float = 4.0
-    negative_prompt: str = " "
-    height: int | None = None
-    width: int | None = None
+    # The keywords passed to the pipeline's __call__, these and no others: checked against its
+    # signature before any model loads, and part of every edit's fingerprint.
+    call: dict[str, Any] = field(default_factory=dict)
+    # Resize each input image so that its long side is this many pixels and each side a
+    # multiple of 64, as InstructPix2Pix's edit_cli.py does; None: the image as it is.
+    input_long_side: int | None = None
     # torch.compile the transformer's repeated blocks: the first edits pay for compiling,
     # later ones run faster; part of the fingerprint (compiled kernels may round differently).
     compile: bool = False
     # Read by the launcher: run this phase's workers under another interpreter (a venv or
     # conda env with editbench installed and the libraries this model needs).
     python: str | None = None
+    # Moved under call (editor.call.num_inference_steps ...); setting one says where it went.
+    num_inference_steps: Any = None
+    true_cfg_scale: Any = None
+    negative_prompt: Any = None
+    height: Any = None
+    width: Any = None
 
 
 @dataclass
@@ -61,6 +68,15 @@ class PrecomputedEditorSchema:
     # The edit's path under root from the sample's fields, as a benchmark releases its edits,
     # e.g. "{task_type}/{instruction_language}/{key}.png"; None: <root>/<sample id>.<ext>.
     pattern: str | None = None
+    python: str | None = None
+
+
+@dataclass
+class CustomEditorSchema:
+    """Your own editor class: editor=custom editor._target_=mypkg.MyEditor, and its
+    constructor's arguments as +editor.<name>=<value> (docs/editors.md)."""
+
+    _target_: str = MISSING
     python: str | None = None
 
 
@@ -325,6 +341,7 @@ def register_schemas() -> None:
     cs.store(name="config_schema", node=Config)
     cs.store(group="schema/editor", name="diffusers", node=DiffusersEditorSchema)
     cs.store(group="schema/editor", name="precomputed", node=PrecomputedEditorSchema)
+    cs.store(group="schema/editor", name="custom", node=CustomEditorSchema)
     cs.store(group="schema/scorer", name="qwen3_vl", node=Qwen3VLJudgeSchema)
     cs.store(group="schema/scorer", name="openai_api", node=OpenAIJudgeSchema)
     cs.store(group="schema", name="protocol", node=ProtocolSchema)

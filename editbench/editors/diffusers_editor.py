@@ -1,34 +1,45 @@
-"""An editor over a diffusers instruction-editing pipeline (Qwen-Image-Edit and Edit-Plus)."""
+"""An editor over any diffusers instruction-editing pipeline: Qwen-Image-Edit, FLUX.1 Kontext,
+InstructPix2Pix, LongCat-Image-Edit, FLUX.2 and the others diffusers ships."""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from editbench.choices import Dtype
 from editbench.editors.base import Editor
+from editbench.editors.pipelines import check_call_settings, pipeline_info
 from editbench.editors.real_rope import use_real_rotary_embedding
 from editbench.errors import EditbenchError
 from editbench.records import EditRequest
 
-# Pipelines whose __call__ takes (image, prompt, negative_prompt, true_cfg_scale, ...).
-SUPPORTED_PIPELINES = ("QwenImageEditPipeline", "QwenImageEditPlusPipeline")
-# The pipelines whose `image` takes a list: a sample's several input images, in order.
-MULTI_IMAGE_PIPELINES = frozenset({"QwenImageEditPlusPipeline"})
+# The call settings the first version of this editor set itself, as editor.<name>: now under
+# editor.call. The version-1 fingerprint named all five (see DiffusersEditor.settings).
+MOVED_TO_CALL = ("num_inference_steps", "true_cfg_scale", "negative_prompt", "height", "width")
+_QWEN_PIPELINES = ("QwenImageEditPipeline", "QwenImageEditPlusPipeline")
 
 
 class DiffusersEditor(Editor):
-    """Edits with a diffusers pipeline loaded by hub id or local path, one request at a time.
+    """Edits with a diffusers pipeline, named by its class, loaded by hub id or local path, one
+    request at a time.
 
-    ``step_callback`` (see :class:`Editor`) hears every denoising step of every request, through
-    the pipeline's ``callback_on_step_end``; ``step`` counts from 1.
+    ``call`` holds the keywords passed to the pipeline's ``__call__``, exactly those and no
+    others: a preset's reference settings and the user's. A keyword the pipeline does not take
+    is refused when the editor is built, before any model loads (a pipeline with ``**kwargs``
+    takes only its explicit parameters). The pipeline gets the sample's input image, or all of
+    them where it takes several, the instruction as its prompt, and a generator seeded per
+    sample.
+
+    ``step_callback`` (see :class:`Editor`) hears every denoising step of every request where
+    the pipeline has ``callback_on_step_end``; ``step`` counts from 1.
 
     ``compile`` compiles the transformer's repeated blocks with ``torch.compile`` (diffusers'
-    regional compilation): the first edits pay for the compilation, later ones run faster.
+    regional compilation): the first edits pay for the compilation, later ones run faster. A
+    UNet pipeline has no transformer to compile, and is refused.
     """
 
     name = "diffusers"
@@ -40,47 +51,97 @@ class DiffusersEditor(Editor):
         pipeline: str = "QwenImageEditPipeline",
         revision: str | None = None,
         dtype: str = "bfloat16",
-        num_inference_steps: int = 50,
-        true_cfg_scale: float = 4.0,
-        negative_prompt: str = " ",
-        height: int | None = None,
-        width: int | None = None,
+        call: Mapping[str, Any] | None = None,
+        input_long_side: int | None = None,
         compile: bool = False,
+        **moved: Any,
     ) -> None:
-        if pipeline not in SUPPORTED_PIPELINES:
+        given = {key: value for key, value in moved.items() if value is not None}
+        unknown = sorted(set(given) - set(MOVED_TO_CALL))
+        if unknown:
+            raise TypeError(f"DiffusersEditor got unexpected keyword arguments {unknown}")
+        if given:
             raise ValueError(
-                f"Unsupported pipeline {pipeline!r}. "
-                f"Supported pipelines: {list(SUPPORTED_PIPELINES)}"
+                "the pipeline's settings are under editor.call now: "
+                + ", ".join(f"editor.{key} -> editor.call.{key}" for key in sorted(given))
+            )
+        if input_long_side is not None and (
+            isinstance(input_long_side, bool)
+            or not isinstance(input_long_side, int)
+            or input_long_side < 64
+        ):
+            raise ValueError(
+                f"editor.input_long_side={input_long_side!r}; expected a number of pixels of at "
+                "least 64, or null"
             )
         if dtype not in Dtype.values():
             raise ValueError(f"Unsupported dtype {dtype!r}. Supported dtypes: {Dtype.values()}")
+        self.info = pipeline_info(pipeline)
+        self.call = dict(call or {})
+        check_call_settings(self.info, self.call)
+        if compile and not self.info.has_transformer:
+            raise ValueError(
+                f"editor.compile compiles a transformer's repeated blocks; {pipeline} denoises "
+                "with a UNet; expected editor.compile=false"
+            )
         self.model = model
         self.pipeline = pipeline
         self.revision = revision
         self.dtype = dtype
-        self.num_inference_steps = num_inference_steps
-        self.true_cfg_scale = true_cfg_scale
-        self.negative_prompt = negative_prompt
-        self.height = height
-        self.width = width
+        self.input_long_side = input_long_side
         self.compile = compile
         self._pipe: Any = None
 
     def settings(self) -> dict[str, Any]:
-        """Model, revision, dtype, every generation parameter, and ``compile`` (compiled kernels
-        may round differently, so they may change pixels)."""
+        """Model, pipeline, revision, dtype, every call setting, and ``compile`` (compiled
+        kernels may round differently, so they may change pixels).
+
+        A Qwen-Image-Edit call that the first version of this editor could make (it always set
+        the steps, true CFG scale and negative prompt, and height and width or none) keeps that
+        version's fingerprint, so the edits of stores written by it are reused.
+        """
+        legacy = self._version_one_settings()
+        if legacy is not None:
+            return legacy
+        settings = {
+            "model": self.model,
+            "pipeline": self.pipeline,
+            "revision": self.revision,
+            "dtype": self.dtype,
+            "call": self.call,
+            "compile": self.compile,
+        }
+        if self.input_long_side is not None:
+            settings["input_long_side"] = self.input_long_side
+        return settings
+
+    def _version_one_settings(self) -> dict[str, Any] | None:
+        if self.pipeline not in _QWEN_PIPELINES or self.input_long_side is not None:
+            return None
+        always = ("num_inference_steps", "true_cfg_scale", "negative_prompt")
+        if not set(always) <= set(self.call) or not set(self.call) <= set(MOVED_TO_CALL):
+            return None
         return {
             "model": self.model,
             "pipeline": self.pipeline,
             "revision": self.revision,
             "dtype": self.dtype,
-            "num_inference_steps": self.num_inference_steps,
-            "true_cfg_scale": self.true_cfg_scale,
-            "negative_prompt": self.negative_prompt,
-            "height": self.height,
-            "width": self.width,
+            **{key: self.call.get(key) for key in MOVED_TO_CALL},
             "compile": self.compile,
         }
+
+    def check(self, requests: Sequence[EditRequest]) -> None:
+        """Raise :class:`EditbenchError` listing the samples with several input images when the
+        pipeline edits one: it would see only the first."""
+        several = [r.sample_id for r in requests if len(r.images) > 1]
+        if several and not self.info.takes_several_images:
+            shown = ", ".join(repr(sample_id) for sample_id in several[:10])
+            more = f" and {len(several) - 10} more" if len(several) > 10 else ""
+            raise EditbenchError(
+                f"{self.pipeline} edits one input image; samples {shown}{more} have several. "
+                "Use a pipeline that takes several (editor=qwen_image_edit_plus, "
+                "editor=flux2_klein)"
+            )
 
     def load(self, device: str) -> None:
         """Read the pipeline onto ``device`` with :meth:`read_pipeline`, then make it ready to
@@ -88,10 +149,17 @@ class DiffusersEditor(Editor):
         pipe = self.read_pipeline(device)
         pipe.set_progress_bar_config(disable=True)
         if self.compile:
-            use_real_rotary_embedding(pipe.transformer)  # complex ops would run unfused
+            transformer = pipe.transformer
+            if not getattr(transformer, "_repeated_blocks", None):
+                raise RuntimeError(
+                    f"editor.compile: {type(transformer).__name__} declares no repeated blocks "
+                    "to compile; expected editor.compile=false"
+                )
+            if self.pipeline.startswith("QwenImage"):
+                use_real_rotary_embedding(transformer)  # complex ops would run unfused
             # Lazy: each block compiles on its first call. All blocks share one compiled graph,
             # so compiling costs one block's compilation (again for each new input shape).
-            pipe.transformer.compile_repeated_blocks(fullgraph=True)
+            transformer.compile_repeated_blocks(fullgraph=True)
         self._pipe = pipe
 
     def read_pipeline(self, device: str) -> Any:
@@ -136,38 +204,34 @@ class DiffusersEditor(Editor):
             raise RuntimeError("DiffusersEditor.edit() called before load()")
         return [self._edit_one(request) for request in requests]
 
-    def check(self, requests: Sequence[EditRequest]) -> None:
-        """Raise :class:`EditbenchError` listing the samples with several input images when the
-        pipeline edits one: it would see only the first."""
-        several = [r.sample_id for r in requests if len(r.images) > 1]
-        if several and self.pipeline not in MULTI_IMAGE_PIPELINES:
-            shown = ", ".join(repr(sample_id) for sample_id in several[:10])
-            more = f" and {len(several) - 10} more" if len(several) > 10 else ""
-            raise EditbenchError(
-                f"{self.pipeline} edits one input image; samples {shown}{more} have several. "
-                f"Use a pipeline that takes several: {', '.join(sorted(MULTI_IMAGE_PIPELINES))}"
-            )
-
     def _edit_one(self, request: EditRequest) -> Image.Image:
         inputs = []
         for path in request.images:
             with Image.open(path) as source:
-                inputs.append(source.convert("RGB"))
-        image = inputs[0] if len(inputs) == 1 else inputs
+                inputs.append(self._sized(source.convert("RGB")))
         # A CPU generator draws the same noise whatever the pipeline's device.
         generator = torch.Generator().manual_seed(request.seed)
+        progress = {}
+        if self.info.reports_steps and self.step_callback:
+            progress["callback_on_step_end"] = self._on_step_end
         output = self._pipe(
-            image=image,
+            **{self.info.image_parameter: inputs if len(inputs) > 1 else inputs[0]},
             prompt=request.instruction,
-            negative_prompt=self.negative_prompt,
-            true_cfg_scale=self.true_cfg_scale,
-            num_inference_steps=self.num_inference_steps,
-            height=self.height,
-            width=self.width,
             generator=generator,
-            callback_on_step_end=self._on_step_end if self.step_callback else None,
+            **self.call,
+            **progress,
         )
         return output.images[0].convert("RGB")
+
+    def _sized(self, image: Image.Image) -> Image.Image:
+        """``image`` with its long side at ``input_long_side`` and each side a multiple of 64
+        (InstructPix2Pix's edit_cli.py: ImageOps.fit with Lanczos), or as it is."""
+        if self.input_long_side is None:
+            return image
+        width, height = image.size
+        factor = self.input_long_side / max(width, height)
+        size = tuple(max(64, int(side * factor / 64 + 0.5) * 64) for side in (width, height))
+        return ImageOps.fit(image, size, method=Image.Resampling.LANCZOS)
 
     def _on_step_end(
         self, pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]

@@ -17,6 +17,11 @@ from pathlib import Path
 # name -> "module:function" that writes a from_pretrained-loadable folder at a given path.
 BUILDERS = {
     "qwen_image_edit": "editbench.tiny.qwen_image_edit:build",
+    "flux_kontext": "editbench.tiny.flux_kontext:build",
+    "instruct_pix2pix": "editbench.tiny.instruct_pix2pix:build",
+    "instruct_pix2pix_xl": "editbench.tiny.instruct_pix2pix:build_xl",
+    "longcat_image_edit": "editbench.tiny.longcat_image_edit:build",
+    "flux2_klein": "editbench.tiny.flux2:build_klein",
     "qwen3_vl": "editbench.tiny.qwen3_vl:build_dense",
     "qwen3_vl_moe": "editbench.tiny.qwen3_vl:build_moe",
 }
