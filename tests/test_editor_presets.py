@@ -59,6 +59,9 @@ def test_every_diffusers_preset_is_covered() -> None:
         "instruct_pix2pix_xl",
         "longcat_image_edit",
         "flux2_klein",
+        "omnigen",
+        "joyimage_edit",
+        "joyimage_edit_plus",
         "tiny",
     }
 
@@ -66,7 +69,7 @@ def test_every_diffusers_preset_is_covered() -> None:
 @pytest.mark.parametrize("preset", PRESETS)
 def test_the_preset_call_reaches_the_pipeline_exactly(compose_config, preset, source):
     editor = _editor(compose_config, preset)
-    declared = yaml.safe_load((CONF / "editor" / f"{preset}.yaml").read_text())["call"]
+    declared = yaml.safe_load((CONF / "editor" / f"{preset}.yaml").read_text()).get("call") or {}
     steps: list[tuple[int, int]] = []
     editor.step_callback = lambda step, total: steps.append((step, total))
     editor._pipe = Recorder()
@@ -80,8 +83,14 @@ def test_the_preset_call_reaches_the_pipeline_exactly(compose_config, preset, so
         expected.add("callback_on_step_end")
     assert set(called) == expected
     assert {key: called[key] for key in declared} == declared
-    assert called["prompt"] == "make it blue"
-    assert isinstance(called[image_parameter], Image.Image)
+    # OmniGen's prompt names its input image with a tag before the instruction
+    tag = "<img><|image_1|></img> " if preset == "omnigen" else ""
+    assert called["prompt"] == f"{tag}make it blue"
+    given = called[image_parameter]
+    if editor.info.takes_several_images:  # a list of references, of one image too
+        assert isinstance(given, list) and len(given) == 1
+        given = given[0]
+    assert isinstance(given, Image.Image)
     assert torch.equal(
         called["generator"].get_state(), torch.Generator().manual_seed(7).get_state()
     )
@@ -109,9 +118,8 @@ def test_presets_cite_their_source() -> None:
         if preset == "tiny":
             continue
         header = (CONF / "editor" / f"{preset}.yaml").read_text().split("defaults:")[0]
-        assert any(word in header for word in ("huggingface.co", "github.com", "diffusers'")), (
-            preset
-        )
+        sources = ("huggingface.co", "github.com", "diffusers'", "huggingface/diffusers")
+        assert any(word in header for word in sources), preset
 
 
 def test_a_pipeline_without_step_callbacks_is_counted_per_image(compose_config, source) -> None:

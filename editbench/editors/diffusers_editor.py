@@ -215,8 +215,9 @@ class DiffusersEditor(Editor):
         if self.info.reports_steps and self.step_callback:
             progress["callback_on_step_end"] = self._on_step_end
         output = self._pipe(
-            **{self.info.image_parameter: inputs if len(inputs) > 1 else inputs[0]},
-            prompt=request.instruction,
+            # a pipeline of separate references takes a list, of one image too
+            **{self.info.image_parameter: inputs if self.info.takes_several_images else inputs[0]},
+            prompt=self.info.prompt(request.instruction, len(inputs)),
             generator=generator,
             **self.call,
             **progress,

@@ -19,8 +19,12 @@ MULTI_IMAGE_PIPELINES = frozenset(
         "Flux2Pipeline",
         "Flux2KleinPipeline",
         "JoyImageEditPlusPipeline",
+        "OmniGenPipeline",
     }
 )
+# Pipelines whose prompt names each input image with a tag ({n}: its number from 1), put before
+# the instruction: OmniGen's "<img><|image_1|></img>" (a prompt without it is refused).
+PROMPT_IMAGE_TAGS = {"OmniGenPipeline": "<img><|image_{n}|></img>"}
 # Keywords editbench sets itself on every call: the images, the prompt, the seeded generator,
 # the progress callback, and one PIL image out.
 SET_BY_EDITBENCH = frozenset(
@@ -51,6 +55,14 @@ class PipelineInfo:
     takes_several_images: bool
     reports_steps: bool  # __call__ takes callback_on_step_end
     has_transformer: bool  # its denoiser is a transformer (else a UNet)
+    image_tag: str | None = None  # the tag naming each input image in the prompt, if any
+
+    def prompt(self, instruction: str, images: int) -> str:
+        """The prompt of an instruction for ``images`` input images."""
+        if self.image_tag is None:
+            return instruction
+        tags = " ".join(self.image_tag.replace("{n}", str(n)) for n in range(1, images + 1))
+        return f"{tags} {instruction}"
 
 
 def pipeline_info(name: str) -> PipelineInfo:
@@ -88,6 +100,7 @@ def pipeline_info(name: str) -> PipelineInfo:
         takes_several_images=name in MULTI_IMAGE_PIPELINES,
         reports_steps="callback_on_step_end" in explicit,
         has_transformer="transformer" in components,
+        image_tag=PROMPT_IMAGE_TAGS.get(name),
     )
 
 

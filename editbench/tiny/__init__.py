@@ -22,6 +22,9 @@ BUILDERS = {
     "instruct_pix2pix_xl": "editbench.tiny.instruct_pix2pix:build_xl",
     "longcat_image_edit": "editbench.tiny.longcat_image_edit:build",
     "flux2_klein": "editbench.tiny.flux2:build_klein",
+    "omnigen": "editbench.tiny.omnigen:build",
+    "joyimage_edit": "editbench.tiny.joyimage:build",
+    "joyimage_edit_plus": "editbench.tiny.joyimage:build_plus",
     "qwen3_vl": "editbench.tiny.qwen3_vl:build_dense",
     "qwen3_vl_moe": "editbench.tiny.qwen3_vl:build_moe",
 }
