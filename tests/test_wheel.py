@@ -112,7 +112,9 @@ def test_help_lists_the_packaged_groups(installed: Path, away: Path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Quick start (tiny models, CPU):  python -m editbench experiment=demo" in result.stdout
     assert "\nexperiment: demo\n" in result.stdout
-    assert "\neditor: precomputed, qwen_image_edit, qwen_image_edit_plus, tiny\n" in result.stdout
+    for group in ("editor", "protocol", "dataset"):
+        shipped = ", ".join(sorted(path.stem for path in (ROOT / "conf" / group).glob("*.yaml")))
+        assert f"\n{group}: {shipped}\n" in result.stdout
 
 
 def test_demo_composes(installed: Path, away: Path):
