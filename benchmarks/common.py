@@ -7,7 +7,7 @@ import logging
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
@@ -92,3 +92,17 @@ def log_to(folder: Path, name: str) -> None:
         handlers=[logging.StreamHandler(sys.stdout), logging.FileHandler(folder / f"{name}.log")],
         force=True,
     )
+
+
+def parameter_counts(pipe: Any, names: Iterable[str]) -> dict[str, int]:
+    """Parameters of each named model of ``pipe`` (a tied matrix once)."""
+    return {name: sum(p.numel() for p in getattr(pipe, name).parameters()) for name in names}
+
+
+def check_parameter_counts(
+    counts: dict[str, int], published: dict[str, tuple[float, float]]
+) -> None:
+    """Raise unless every model's count lies in its ``published`` range."""
+    for name, (low, high) in published.items():
+        if not low <= counts[name] <= high:
+            raise ValueError(f"{name}: {counts[name]} parameters, expected {low:.4g}..{high:.4g}")

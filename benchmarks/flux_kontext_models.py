@@ -36,6 +36,7 @@ from diffusers import (
 )
 from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
 
+from benchmarks import common
 from benchmarks.common import fill_random
 from editbench.editors.diffusers_editor import DiffusersEditor
 from editbench.tiny import ensure_tiny_model
@@ -200,15 +201,13 @@ def build_pipeline(folder: str | Path, device: str, dtype: torch.dtype) -> FluxK
 
 
 def parameter_counts(pipe: Any) -> dict[str, int]:
-    """Parameters of each model of ``pipe`` (a tied matrix once)."""
-    return {name: sum(p.numel() for p in getattr(pipe, name).parameters()) for name in PARAMS}
+    """Parameters of each model of ``pipe``."""
+    return common.parameter_counts(pipe, PARAMS)
 
 
 def check_parameter_counts(counts: dict[str, int]) -> None:
     """Raise unless every full-size model has its published parameter count."""
-    for name, (low, high) in PARAMS.items():
-        if not low <= counts[name] <= high:
-            raise ValueError(f"{name}: {counts[name]} parameters, expected {low:.4g}..{high:.4g}")
+    common.check_parameter_counts(counts, PARAMS)
 
 
 class RandomWeightsFluxKontextEditor(DiffusersEditor):

@@ -37,6 +37,7 @@ from transformers import (
     Qwen2VLVideoProcessor,
 )
 
+from benchmarks import common
 from benchmarks.common import fill_random
 from editbench.editors.diffusers_editor import DiffusersEditor
 from editbench.tiny import ensure_tiny_model
@@ -227,14 +228,12 @@ def build_models(folder: str | Path, device: str, dtype: torch.dtype) -> dict[st
 
 def parameter_counts(pipe: Any) -> dict[str, int]:
     """Parameters of each model of ``pipe``."""
-    return {name: sum(p.numel() for p in getattr(pipe, name).parameters()) for name in PARAMS}
+    return common.parameter_counts(pipe, PARAMS)
 
 
 def check_parameter_counts(counts: dict[str, int]) -> None:
     """Raise unless every full-size model has its published parameter count."""
-    for name, (low, high) in PARAMS.items():
-        if not low <= counts[name] <= high:
-            raise ValueError(f"{name}: {counts[name]} parameters, expected {low:.4g}..{high:.4g}")
+    common.check_parameter_counts(counts, PARAMS)
 
 
 class RandomWeightsQwenImageEditor(DiffusersEditor):

@@ -35,14 +35,12 @@ from diffusers import (
     LongCatImageTransformer2DModel,
 )
 from transformers import (
-    PreTrainedTokenizerBase,
-    Qwen2_5_VLConfig,
-    Qwen2_5_VLForConditionalGeneration,
     Qwen2VLImageProcessor,
     Qwen2VLProcessor,
     Qwen2VLVideoProcessor,
 )
 
+from editbench.tiny.qwen_image_edit import build_qwen2_5_vl
 from editbench.tiny.tokenizer import build_qwen_tokenizer
 
 SEED = 0
@@ -109,36 +107,3 @@ def build(path: Path) -> None:
         transformer=transformer,
     )
     pipeline.save_pretrained(path)
-
-
-def build_qwen2_5_vl(tokenizer: PreTrainedTokenizerBase) -> Qwen2_5_VLForConditionalGeneration:
-    """A random Qwen2.5-VL of width :data:`TEXT_HIDDEN` for ``tokenizer``'s vocabulary: two text
-    layers, a two-layer vision tower. Seed torch first for fixed weights."""
-    return Qwen2_5_VLForConditionalGeneration(
-        Qwen2_5_VLConfig(
-            text_config={
-                "vocab_size": len(tokenizer),
-                "hidden_size": TEXT_HIDDEN,
-                "intermediate_size": 16,
-                "num_hidden_layers": 2,
-                "num_attention_heads": 2,
-                "num_key_value_heads": 2,
-                "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default"},
-                "rope_theta": 1000000.0,
-                "bos_token_id": tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-                "eos_token_id": tokenizer.eos_token_id,
-                "pad_token_id": tokenizer.pad_token_id,
-            },
-            vision_config={
-                "depth": 2,
-                "hidden_size": 16,
-                "intermediate_size": 16,
-                "num_heads": 2,
-                "out_hidden_size": TEXT_HIDDEN,
-            },
-            image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
-            video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),
-            vision_start_token_id=tokenizer.convert_tokens_to_ids("<|vision_start|>"),
-            vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"),
-        )
-    )

@@ -26,6 +26,7 @@ from diffusers import (
     QwenImageTransformer2DModel,
 )
 from transformers import (
+    PreTrainedTokenizerBase,
     Qwen2_5_VLConfig,
     Qwen2_5_VLForConditionalGeneration,
     Qwen2VLImageProcessor,
@@ -77,7 +78,28 @@ def build(path: Path) -> None:
         latents_std=[1.0] * Z_DIM,
     )
     torch.manual_seed(SEED)
-    text_encoder = Qwen2_5_VLForConditionalGeneration(
+    text_encoder = build_qwen2_5_vl(tokenizer)
+    processor = Qwen2VLProcessor(
+        image_processor=Qwen2VLImageProcessor(max_pixels=MAX_IMAGE_PIXELS),
+        tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(),
+        chat_template=tokenizer.chat_template,
+    )
+    pipeline = QwenImageEditPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(**SCHEDULER_CONFIG),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        processor=processor,
+        transformer=transformer,
+    )
+    pipeline.save_pretrained(path)
+
+
+def build_qwen2_5_vl(tokenizer: PreTrainedTokenizerBase) -> Qwen2_5_VLForConditionalGeneration:
+    """A random Qwen2.5-VL of width :data:`TEXT_HIDDEN` for ``tokenizer``'s vocabulary: two text
+    layers, a two-layer vision tower. Seed torch first for fixed weights."""
+    return Qwen2_5_VLForConditionalGeneration(
         Qwen2_5_VLConfig(
             text_config={
                 "vocab_size": len(tokenizer),
@@ -105,18 +127,3 @@ def build(path: Path) -> None:
             vision_end_token_id=tokenizer.convert_tokens_to_ids("<|vision_end|>"),
         )
     )
-    processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(max_pixels=MAX_IMAGE_PIXELS),
-        tokenizer=tokenizer,
-        video_processor=Qwen2VLVideoProcessor(),
-        chat_template=tokenizer.chat_template,
-    )
-    pipeline = QwenImageEditPipeline(
-        scheduler=FlowMatchEulerDiscreteScheduler(**SCHEDULER_CONFIG),
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        processor=processor,
-        transformer=transformer,
-    )
-    pipeline.save_pretrained(path)
