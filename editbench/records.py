@@ -14,9 +14,19 @@ from typing import Any
 OK = "ok"
 PARSE_ERROR = "parse_error"
 REFUSAL = "refusal"
-API_ERROR = "api_error"
+API_ERROR = "api_error"  # the endpoint failed: not a verdict, a re-run asks again
 CONTENT_FILTER = "content_filter"
-JUDGE_STATUSES = (OK, PARSE_ERROR, REFUSAL, API_ERROR, CONTENT_FILTER)
+JUDGE_ERROR = "judge_error"  # the judge raised on this request alone (a damaged edit image)
+REPLY_TOO_LONG = "reply_too_long"  # the reply passed MAX_REPLY_CHARS: kept cut, never read
+JUDGE_STATUSES = (OK, PARSE_ERROR, REFUSAL, API_ERROR, CONTENT_FILTER, JUDGE_ERROR, REPLY_TOO_LONG)
+# Status of an edit the editor could not make (NaN output, a damaged precomputed file, a shape
+# the model rejects): stored without an image, and the sample's status.
+EDIT_ERROR = "edit_error"
+# Failures a re-run tries again, at most this many attempts in all (api_error: every re-run).
+RETRIED_STATUSES = (EDIT_ERROR, JUDGE_ERROR)
+# A judge reply is kept up to this many characters: far above any judge's max_new_tokens or
+# max_tokens (a token is a few characters), so only a broken server or model reaches it.
+MAX_REPLY_CHARS = 262_144
 
 
 @dataclass(frozen=True)

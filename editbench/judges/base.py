@@ -31,6 +31,12 @@ class Judge(Declared):
         judgement (JSON-serialisable): model id or endpoint, revision, dtype, score mode,
         decoding parameters."""
 
+    def check(self, requests: Sequence[JudgeRequest]) -> None:
+        """Raise :class:`~editbench.errors.EditbenchError` naming anything this judge needs and
+        lacks (an API key, a request it cannot take). Called by the parent before any model
+        loads; by default every request is fine."""
+        return
+
     def start(self, devices: Sequence[str]) -> None:
         """Start what the judge needs besides its model and that takes no device memory
         (helper processes), for ``devices``. A worker calls it before the devices are free, so
