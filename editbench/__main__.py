@@ -20,7 +20,7 @@ log = logging.getLogger("editbench")
 @hydra.main(version_base="1.3", config_path="pkg://editbench.conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     # Imported here so that --help and config errors stay fast.
-    from editbench.errors import EditbenchError
+    from editbench.errors import EditbenchError, RunIncomplete
     from editbench.launch.pool import WorkerFailed
     from editbench.run import run
 
@@ -31,6 +31,15 @@ def main(cfg: DictConfig) -> None:
         log.error("%s", error)
         print(f"editbench: error: {error}", file=sys.stderr, flush=True)
         sys.exit(2)
+    except RunIncomplete as error:
+        log.error("%s", error)
+        print(
+            f"editbench: the run is not a result: {error}\n"
+            f"Its outputs are in {runtime.output_dir}.",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(1)
     except WorkerFailed as error:
         log.error("%s", error)
         print(

@@ -14,6 +14,8 @@ from editbench.records import (
     API_ERROR,
     DEFAULT_REPLY,
     DEFAULT_SCALE,
+    EDIT_ERROR,
+    RETRIED_STATUSES,
     EditRequest,
     JudgeRequest,
     Sample,
@@ -130,16 +132,33 @@ def _hashed_request(request: JudgeRequest, names: Mapping[str, str]) -> dict[str
     return hashed
 
 
-def pending(plan: Plan, store: Store) -> tuple[list[EditTask], list[JudgeTask]]:
+def pending(
+    plan: Plan, store: Store, max_attempts: int = 1
+) -> tuple[list[EditTask], list[JudgeTask]]:
     """The edits and judgements of ``plan`` that the store does not hold yet.
 
     A stored judgement counts as done unless the judge could not be reached (api_error): that
-    is the endpoint's failure, not a verdict, so a re-run asks again.
+    is the endpoint's failure, not a verdict, so every re-run asks again. An edit or judgement
+    that failed on its sample alone (edit_error, judge_error) is tried again until it has been
+    tried ``max_attempts`` times; an edit that failed for good has no judgement to make.
     """
-    edits = [task for task in plan.edits if store.read_edit(task.key) is None]
+    edits, failed_for_good = [], set()
+    for task in plan.edits:
+        record = store.read_edit(task.key)
+        if record is None or _retried(record, max_attempts):
+            edits.append(task)
+        elif record["status"] == EDIT_ERROR:
+            failed_for_good.add(task.key)
     judgements = []
     for task in plan.judgements:
+        if task.edit_key in failed_for_good:
+            continue
         record = store.read_judgement(task.key)
-        if record is None or record.get("status") == API_ERROR:
+        if record is None or record["status"] == API_ERROR or _retried(record, max_attempts):
             judgements.append(task)
     return edits, judgements
+
+
+def _retried(record: Mapping[str, Any], max_attempts: int) -> bool:
+    """Whether a stored failure of one sample is tried again."""
+    return record["status"] in RETRIED_STATUSES and record.get("attempts", 1) < max_attempts

@@ -18,6 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from editbench.config.validate import validate
+from editbench.errors import RunIncomplete
 from editbench.launch.phases import execute
 from editbench.launch.worker import EDIT, SCORE
 from editbench.plan import make_plan
@@ -28,6 +29,7 @@ from editbench.results.dry_run import write_dry_run
 from editbench.results.report import write_report
 from editbench.results.summary import (
     collect_rows,
+    coverage_problem,
     metrics,
     run_details,
     run_name,
@@ -62,10 +64,11 @@ def run(
         store,
     )
     setup.editor.check([task.request for task in plan.edits])
+    setup.judge.check([task.request for task in plan.judgements])
     resolved = OmegaConf.to_container(cfg, resolve=True)
     (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(resolved))
     if cfg.dry_run:
-        summary = write_dry_run(output_dir, plan, store)
+        summary = write_dry_run(output_dir, plan, store, cfg.store.max_attempts)
         log.info("dry run: %s; see %s", summary, output_dir / "judge_requests.html")
         return summary
 
@@ -73,7 +76,7 @@ def run(
     tracker.start(run_name(choices or {}), run_tags(cfg, choices or {}), flatten(resolved))
     status = "FAILED"
     try:
-        stats, done = execute(cfg, setup, plan, store, output_dir)
+        stats, to_do = execute(cfg, setup, plan, store, output_dir)
         edit_stats, score_stats = stats[EDIT], stats[SCORE]
         rows = collect_rows(plan, store, setup.protocol)
         results = benchmark_results(
@@ -86,10 +89,10 @@ def run(
         )
         results["protocol"] = describe(setup.protocol, plan, setup.judge_config["score_mode"])
         results["work"] = {
-            "edits_done": done["edits"],
-            "edits_reused": len(plan.edits) - done["edits"],
-            "judgements_done": done["judgements"],
-            "judgements_reused": len(plan.judgements) - done["judgements"],
+            "edits_done": edit_stats.items,
+            "edits_reused": len(plan.edits) - to_do["edits"],
+            "judgements_done": score_stats.items,
+            "judgements_reused": len(plan.judgements) - to_do["judgements"],
         }
         results["timing"] = timing(time.perf_counter() - started, edit_stats, score_stats, cfg)
         results["throughput"] = {EDIT: throughput(edit_stats), SCORE: throughput(score_stats)}
@@ -105,6 +108,9 @@ def run(
             "config.yaml",
         )
         tracker.log_artifacts([output_dir / name for name in (*artifacts, ".hydra")])
+        problem = coverage_problem(rows, results, cfg.min_coverage)
+        if problem is not None:
+            raise RunIncomplete(problem)
         status = "FINISHED"
         return results
     except KeyboardInterrupt:
@@ -117,10 +123,10 @@ def run(
 def write_outputs(
     output_dir: Path, rows: list[dict[str, Any]], results: dict[str, Any], details: dict[str, str]
 ) -> None:
-    with open(output_dir / "samples.jsonl", "w") as f:
+    with open(output_dir / "samples.jsonl", "w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     write_report(
         output_dir / "report.html", rows, results, title="editbench report", details=details
     )

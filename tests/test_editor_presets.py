@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 import yaml
+from diffusers.image_processor import VaeImageProcessor
 from hydra.utils import instantiate
 from PIL import Image
 
@@ -31,9 +33,11 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
+    image_processor = VaeImageProcessor()
+
     def __call__(self, **kwargs: Any) -> Any:
         self.calls.append(kwargs)
-        return type("Output", (), {"images": [Image.new("RGB", (8, 8))]})()
+        return type("Output", (), {"images": np.zeros((1, 64, 64, 3), np.float32)})()
 
 
 def _editor(compose_config, preset: str) -> DiffusersEditor:
@@ -78,7 +82,7 @@ def test_the_preset_call_reaches_the_pipeline_exactly(compose_config, preset, so
 
     (called,) = editor._pipe.calls
     image_parameter = editor.info.image_parameter
-    expected = {image_parameter, "prompt", "generator", *declared}
+    expected = {image_parameter, "prompt", "generator", "output_type", *declared}
     if editor.info.reports_steps:
         expected.add("callback_on_step_end")
     assert set(called) == expected

@@ -10,6 +10,7 @@ from typing import Any
 
 import datasets
 import pytest
+from hydra.utils import instantiate
 from PIL import Image
 
 from editbench.errors import EditbenchError
@@ -25,7 +26,7 @@ COLUMNS = {
 }
 
 
-def _png(color: tuple[int, int, int], size: tuple[int, int] = (16, 12)) -> bytes:
+def _png(color: tuple[int, int, int], size: tuple[int, int] = (16, 16)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -222,3 +223,20 @@ def test_integer_ids_are_read_as_text(tmp_path: Path) -> None:
     features = {**FEATURES, "uid": datasets.Value("int64")}
     folder = _parquet(tmp_path / "hub", _rows(uid=[7, 8, 9]), features)
     assert [s.id for s in _load(folder, tmp_path / "cache")] == ["7", "8", "9"]
+
+
+def test_the_hf_option_composes_from_the_command_line(compose_config, tmp_path: Path) -> None:
+    folder = _parquet(tmp_path / "hub", _rows())
+    cfg = compose_config(
+        "dataset=hf",
+        f"dataset.path={folder}",
+        "dataset.columns.id=uid",
+        "dataset.columns.category=kind",
+        "dataset.columns.instruction=text",
+        "dataset.columns.images=[photo]",
+    )
+    samples = instantiate(cfg.dataset)
+    assert [sample.id for sample in samples] == ["s0", "s1", "s2"]
+    assert samples[1].category == "add" and samples[1].instruction == "instruction 1"
+    assert Path(samples[0].image).read_bytes() == _png((0, 0, 0))
+    assert Path(samples[0].image).is_relative_to(tmp_path / "store" / "dataset_images")

@@ -5,7 +5,8 @@
   logprobs.
 - A scripted server (``http.server`` in a thread) speaking the same protocol, with the replies
   and failures each test chooses: errors that pass or persist, content filter, refusals, known
-  logprobs, slow replies. It records every request with its headers, and how many ran at once.
+  logprobs, slow replies, and raw bytes that are no chat completion (``tests/test_hostile_api.py``).
+  It records every request with its headers, and how many ran at once.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,23 @@ SERVE_READY_S = 70  # transformers serve of the tiny judge answers /health after
 KEY_ENV = "EDITBENCH_TEST_JUDGE_KEY"
 SECRET = "sk-editbench-test-7f3a9c2e51d4"  # recognisable, so any leak is found by search
 
-Answer = Callable[[dict[str, Any], int], tuple[int, dict[str, Any]]]
+
+@dataclass(frozen=True)
+class Raw:
+    """A response body sent as these bytes, with these headers, rather than as JSON."""
+
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)  # over Content-Type and -Length
+
+
+# The status and body of an answer: a JSON value, or Raw bytes.
+Answer = Callable[[dict[str, Any], int], tuple[int, Any]]
 
 
 class ScriptedServer:
     """A chat completions server whose ``answer(body, attempt)`` gives each HTTP status and
-    JSON body; ``attempt`` counts requests from 1."""
+    body (a JSON value or :class:`Raw` bytes); ``attempt`` counts requests from 1."""
 
     def __init__(self, answer: Answer, delay_s: float = 0.0) -> None:
         self.answer = answer
@@ -98,12 +110,13 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             finally:
                 with server.lock:
                     server.in_flight -= 1
-            data = json.dumps(payload).encode()
+            raw = payload if isinstance(payload, Raw) else Raw(json.dumps(payload).encode())
+            headers = {"Content-Type": raw.content_type, "Content-Length": str(len(raw.body))}
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
+            for name, value in {**headers, **raw.headers}.items():
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            self.wfile.write(raw.body)
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the test reads the server's records, not its log."""

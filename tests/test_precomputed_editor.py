@@ -16,7 +16,7 @@ from PIL import Image, ImageColor
 
 from editbench.config.resolvers import SAMPLE_DATA
 from editbench.editors.precomputed import PrecomputedEditor
-from editbench.errors import EditbenchError
+from editbench.errors import EditbenchError, SampleError
 from editbench.records import EditRequest
 from editbench.run import run
 from editbench.sources.manifest import load_manifest
@@ -100,14 +100,14 @@ def test_every_missing_id_is_listed_with_its_expected_file_names(tmp_path: Path)
 
 def test_edit_returns_the_file_as_rgb_at_its_own_size(tmp_path: Path) -> None:
     Image.new("RGBA", (40, 24), (0, 128, 255, 100)).save(tmp_path / "s1.png")
-    Image.new("L", (16, 8), 200).save(tmp_path / "s2.jpg")
+    Image.new("L", (24, 16), 200).save(tmp_path / "s2.jpg")
     editor = PrecomputedEditor(str(tmp_path))
     editor.load("cpu")
 
     first, second = editor.edit([request("s1"), request("s2")])
 
     assert (first.mode, first.size, first.getpixel((0, 0))) == ("RGB", (40, 24), (0, 128, 255))
-    assert (second.mode, second.size) == ("RGB", (16, 8))
+    assert (second.mode, second.size) == ("RGB", (24, 16))
 
 
 def test_an_rgb_png_is_passed_on_as_its_bytes_and_stored_as_they_are(tmp_path: Path) -> None:
@@ -124,10 +124,12 @@ def test_an_rgb_png_is_passed_on_as_its_bytes_and_stored_as_they_are(tmp_path: P
     assert store.read_edit("ab" + "0" * 62) == record
 
 
-def test_a_damaged_png_is_named_not_stored(tmp_path: Path) -> None:
+def test_a_damaged_png_fails_its_sample_named_not_stored(tmp_path: Path) -> None:
     data = write_image(tmp_path / "s1.png", size=(64, 64)).read_bytes()
     (tmp_path / "s1.png").write_bytes(data[: len(data) - 20])  # cut inside its last chunks
-    with pytest.raises(EditbenchError, match=r"'s1': .+s1\.png is a damaged PNG"):
+    path = re.escape(str(tmp_path.resolve() / "s1.png"))
+    expected = rf"sample 's1': the edit {path} cannot be read as an image"
+    with pytest.raises(SampleError, match=expected):
         PrecomputedEditor(str(tmp_path)).edit([request("s1")])
 
 

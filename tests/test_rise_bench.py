@@ -151,7 +151,7 @@ def _release(tmp_path: Path, items: list, images: dict[str, str] | None = None) 
         if kind == "corrupt":
             path.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
         else:
-            Image.new("RGB", (8, 8), "white").save(path)
+            Image.new("RGB", (16, 16), "white").save(path)
     return root
 
 

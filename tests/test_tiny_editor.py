@@ -1,17 +1,27 @@
-"""The tiny Qwen-Image-Edit model, its tokenizer, and DiffusersEditor running it on CPU."""
+"""The tiny Qwen-Image-Edit model, its tokenizer, and DiffusersEditor running it on CPU: its
+settings checked up front, its output checked for NaN and size."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import numpy as np
 import pytest
+from diffusers.image_processor import VaeImageProcessor
+from PIL import Image
 
 from editbench.editors.diffusers_editor import DiffusersEditor
-from editbench.errors import EditbenchError
+from editbench.errors import EditbenchError, SampleError
 from editbench.records import EditRequest
 from editbench.tiny import ensure_tiny_model
 from editbench.tiny.tokenizer import build_qwen_tokenizer
+
+from .conftest import local_overrides
 
 SIZE = 64  # output side; the pipeline still encodes its input at ~1024² whatever this is
 
@@ -171,6 +181,10 @@ def test_settings_moved_under_call_say_where(tiny_editor: str) -> None:
         ({"generator": 3}, "editor.call.generator: set by editbench"),
         ({"num_inference_steps": "many"}, "editor.call.num_inference_steps='many': expected int"),
         ({"true_cfg_scale": "4"}, "editor.call.true_cfg_scale='4': expected float"),
+        ({"num_inference_steps": 0}, "editor.call.num_inference_steps=0; expected an integer "),
+        ({"num_inference_steps": -2}, "editor.call.num_inference_steps=-2; expected an integer"),
+        ({"true_cfg_scale": float("nan")}, "editor.call.true_cfg_scale=nan; expected a finite"),
+        ({"guidance_scale": float("inf")}, "editor.call.guidance_scale=inf; expected a finite"),
     ],
 )
 def test_call_settings_are_checked_against_the_signature(call: dict, named: str) -> None:
@@ -220,3 +234,119 @@ def test_tokenizer_splits_digits_and_renders_list_content_for_every_role() -> No
         "<|im_start|>assistant\n10<|im_end|>\n"
         "<|im_start|>assistant\n"
     )
+
+
+class FixedOutput:
+    """A stand-in pipeline: records each call's keywords and answers with ``images``, the batch
+    of floats a pipeline returns for ``output_type="np"``; converts them as diffusers does."""
+
+    image_processor = VaeImageProcessor()
+
+    def __init__(self, images: np.ndarray) -> None:
+        self.images = images
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+        return SimpleNamespace(images=self.images)
+
+
+def test_non_finite_output_fails_the_sample_saying_why(
+    editor: DiffusersEditor, tiny_editor: str, source_image: str
+) -> None:
+    # One step: the flow-matching scheduler's terminal shift divides 0 by 0, every value NaN.
+    one_step = DiffusersEditor(
+        tiny_editor, dtype="float32", call={"num_inference_steps": 1, "height": SIZE, "width": SIZE}
+    )
+    one_step._pipe = editor._pipe  # the same loaded pipeline
+
+    with pytest.raises(SampleError) as raised:
+        one_step.edit([EditRequest("s1", (source_image,), "make it blue", seed=0)])
+
+    message = str(raised.value)
+    assert message.startswith("sample 's1': QwenImageEditPipeline produced non-finite values")
+    assert f"in {SIZE * SIZE * 3:,} of the edit's {SIZE * SIZE * 3:,} values" in message
+    assert "num_inference_steps=1" in message and "float16" in message
+
+
+def test_one_infinite_value_is_enough(tiny_editor: str, source_image: str) -> None:
+    images = np.full((1, SIZE, SIZE, 3), 0.5, dtype=np.float32)
+    images[0, 3, 4, 1] = np.inf
+    editor = DiffusersEditor(tiny_editor, dtype="float32")
+    editor._pipe = FixedOutput(images)
+    with pytest.raises(SampleError, match=r"non-finite values .+ in 1 of the edit's"):
+        editor.edit([EditRequest("s1", (source_image,), "x", seed=0)])
+
+
+def test_an_output_of_a_size_no_judge_takes_fails_the_sample(
+    tiny_editor: str, source_image: str
+) -> None:
+    editor = DiffusersEditor(tiny_editor, dtype="float32")
+    editor._pipe = FixedOutput(np.zeros((1, 8, 4000, 3), dtype=np.float32))
+    expected = "'s1': the image QwenImageEditPipeline returned is 4000x8 pixels"
+    with pytest.raises(SampleError, match=expected):
+        editor.edit([EditRequest("s1", (source_image,), "x", seed=0)])
+
+
+def test_the_output_is_asked_for_as_floats_and_converted_as_the_pipeline_does(
+    tiny_editor: str, source_image: str
+) -> None:
+    values = np.linspace(0, 1, SIZE * SIZE * 3, dtype=np.float32).reshape(1, SIZE, SIZE, 3)
+    editor = DiffusersEditor(tiny_editor, dtype="float32")
+    editor._pipe = FixedOutput(values)
+
+    (edited,) = editor.edit([EditRequest("s1", (source_image,), "x", seed=0)])
+
+    assert editor._pipe.calls[0]["output_type"] == "np"
+    assert edited.mode == "RGB"
+    assert edited.tobytes() == VaeImageProcessor.numpy_to_pil(values)[0].tobytes()
+
+
+def test_a_16_bit_input_reaches_the_pipeline_as_its_gradient(
+    tiny_editor: str, tmp_path: Path
+) -> None:
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (32, 1))
+    Image.fromarray(ramp).save(tmp_path / "ramp.png")
+    editor = DiffusersEditor(tiny_editor, dtype="float32")
+    editor._pipe = FixedOutput(np.zeros((1, SIZE, SIZE, 3), dtype=np.float32))
+
+    editor.edit([EditRequest("s1", (str(tmp_path / "ramp.png"),), "x", seed=0)])
+
+    given = np.asarray(editor._pipe.calls[0]["image"])
+    assert given.shape == (32, 64, 3)
+    assert (given[0, 0, 0], given[0, -1, 0]) == (0, 255)  # not clipped to white
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            "editor.call.num_inference_steps=0",
+            "editor.call.num_inference_steps=0; expected an integer of at least 1",
+        ),
+        ("editor.call.true_cfg_scale=nan", "editor.call.true_cfg_scale=nan; expected a finite"),
+    ],
+)
+def test_a_setting_no_edit_can_be_made_with_stops_the_run_before_any_model_loads(
+    tmp_path: Path, setting: str, message: str
+) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "editbench",
+            "experiment=demo",
+            "tracking=none",
+            setting,
+            f"hydra.run.dir={tmp_path / 'run'}",
+            *local_overrides(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "store").exists()  # nothing edited

@@ -172,7 +172,7 @@ def test_worker_raising_names_the_sample_and_cause(tmp_path):
     process = start_cli(
         *cli_args(tmp_path, "raised", "editor._target_=tests.faulty.FlakyEditor"),
         cwd=tmp_path,
-        env={"EDITBENCH_TEST_FAIL_ON": "wooden log"},
+        env={"EDITBENCH_TEST_FAIL_ON": "wooden log", "EDITBENCH_TEST_FAIL_AS": "MemoryError"},
     )
     workers = []
     while process.poll() is None and not workers:
@@ -181,7 +181,7 @@ def test_worker_raising_names_the_sample_and_cause(tmp_path):
     stderr = finish(process)
     assert process.returncode == 1
     assert "failed on sample(s) physical-pond-log" in stderr
-    assert "RuntimeError: injected failure on 'Put a large wooden log into the pond.'" in stderr
+    assert "MemoryError: injected failure on 'Put a large wooden log into the pond.'" in stderr
     assert_no_orphans(workers)
 
     kept = stored_edits(tmp_path / "store")

@@ -15,19 +15,17 @@ difference of the mean over samples, or of the pooled mean, resampling the sampl
 **criterion** (VIEScore's SC, PQ and their parts, ...) is compared the same way on the rows'
 criteria, per category and overall as the mean of category differences (results.json's overall
 criteria); each **subset** the benchmark publishes by its overall figure over its samples.
+The samples left out are counted per failure status (``edit_error``, ``judge_error``, ...),
+and those judged ok by one run only are listed with the other run's status and error.
 
 ``python -m editbench.compare RUN_A RUN_B`` takes run folders or MLflow run ids, prints a table
 and writes comparison.json, comparison.md and comparison.html.
 """
 
 from editbench.compare.differences import compare_loaded_runs, compare_runs
-from editbench.compare.outputs import (
-    format_markdown,
-    format_table,
-    log_comparison,
-    write_comparison,
-)
+from editbench.compare.outputs import log_comparison, write_comparison
 from editbench.compare.sources import LoadedRun, load_run
+from editbench.compare.tables import format_markdown, format_table
 
 __all__ = [
     "LoadedRun",

@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from editbench.compare.differences import compare_loaded_runs
-from editbench.compare.outputs import FILES, format_table, write_comparison
+from editbench.compare.outputs import FILES, write_comparison
 from editbench.compare.sources import load_run
+from editbench.compare.tables import format_table
 from editbench.errors import EditbenchError
 from editbench.results.tracking import DEFAULT_TRACKING_URI
 
@@ -74,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
         type=_at_least(0),
         metavar="N",
         default=10,
-        help="samples that moved most to show (default: %(default)s)",
+        help="samples to list of those that moved most, and of those judged ok by one run "
+        "only (default: %(default)s)",
     )
     parser.add_argument(
         "--seed", type=int, default=0, metavar="N", help="bootstrap seed (default: %(default)s)"

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from editbench.compare.failures import failure_counts, judged_by_one_run
 from editbench.compare.sources import LoadedRun
 from editbench.errors import EditbenchError
 from editbench.records import OK
@@ -21,6 +22,7 @@ from editbench.results.bootstrap import (
     two_sided_p,
 )
 from editbench.results.chart import finite
+from editbench.results.report import REPLY_EXCERPT_CHARS, excerpt
 
 HEADLINES = ("mean_of_categories", "sample_mean", "pooled")
 # What one sample brings to a figure: the sum and the count of the values it adds (a score:
@@ -89,7 +91,11 @@ def compare_runs(
     overall (the mean of the categories' differences, as results.json's overall criteria);
     ``subsets`` the overall difference over each subset's samples (``subsets`` maps a name to
     a filter on the samples' fields, as the dataset config writes it). ``top_movers`` are up to
-    ``top`` shared samples whose score changed, largest ``|score_B - score_A|`` first.
+    ``top`` shared samples whose score changed, largest ``|score_B - score_A|`` first, their
+    replies cut as report.html cuts them. ``failures`` counts, per status other than ok, the
+    samples of each run that have it; ``judged_by_one_run`` counts the samples that one run
+    judged ok and the other did not, and lists the first ``top`` by id with each run's status
+    and error.
     Reproducible for a ``seed``. Raises :class:`EditbenchError` when a sample id repeats in a
     run, changes category between runs, or is judged ok without a finite score.
     """
@@ -127,6 +133,8 @@ def compare_runs(
         "criteria": _criteria(ok_a, ok_b, category, n_bootstrap, seed),
         "subsets": subset_differences,
         "top_movers": _top_movers(by_id_a, by_id_b, ok_a, ok_b, top),
+        "failures": failure_counts(by_id_a, by_id_b),
+        "judged_by_one_run": judged_by_one_run(by_id_a, by_id_b, ok_a, ok_b, top),
     }
 
 
@@ -349,8 +357,8 @@ def _top_movers(
                 and a.get("edit_key") == b.get("edit_key"),
                 "edited_image_a": a.get("edited_image"),
                 "edited_image_b": b.get("edited_image"),
-                "reply_a": a.get("reply"),
-                "reply_b": b.get("reply"),
+                "reply_a": excerpt(a.get("reply"), REPLY_EXCERPT_CHARS),
+                "reply_b": excerpt(b.get("reply"), REPLY_EXCERPT_CHARS),
             }
         )
     return movers

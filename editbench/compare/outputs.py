@@ -1,4 +1,4 @@
-"""A comparison as text for the terminal, comparison.json, .md and .html, and MLflow metrics.
+"""A comparison as comparison.json, .md and .html, and as MLflow metrics.
 
 comparison.html is self-contained like report.html: thumbnails are embedded as data URIs and
 nothing is fetched from the network.
@@ -10,13 +10,22 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
 import numpy as np
 
+from editbench.compare.tables import (
+    OVERALL_RULES,
+    format_ci,
+    format_markdown,
+    format_number,
+    format_p,
+    format_signed,
+    named_stats,
+)
+from editbench.records import OK
 from editbench.results.chart import finite, finite_interval, short_label
 from editbench.results.thumbnails import thumbnail_data_uri
 from editbench.results.tracking import metric_name
@@ -36,12 +45,6 @@ _AXIS_SPANS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 20.0, 50.0, 100.0)
 _MAX_LABEL_CHARS = 24
 # Metrics per MLflow call: well under its limit of 1000.
 _BATCH = 100
-# What each overall rule is called in the outputs.
-_OVERALL = {
-    "mean_of_categories": "the mean of the categories' differences",
-    "sample_mean": "the difference of the means over the shared samples",
-    "pooled": "the difference of the pooled means over the shared samples",
-}
 
 
 def write_comparison(
@@ -54,16 +57,12 @@ def write_comparison(
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, markdown_path, html_path = (out_dir / name for name in FILES)
     document = {"run_a": run_a, "run_b": run_b, **comparison}
-    json_path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    json_path.write_text(
+        json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     markdown_path.write_text(format_markdown(comparison, run_a, run_b), encoding="utf-8")
     html_path.write_text(_html(comparison, run_a, run_b), encoding="utf-8")
     return [json_path, markdown_path, html_path]
-
-
-def _rows(comparison: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    """The statistics of every category, then of overall, with their names (a list: a
-    category may be called "overall" too)."""
-    return [*comparison["categories"].items(), ("overall", comparison["overall"])]
 
 
 def log_comparison(
@@ -85,7 +84,7 @@ def log_comparison(
     """
     from mlflow.entities import Metric  # heavy import: only when something is logged
 
-    named = [(f"{prefix}/{metric_name(name)}", stats) for name, stats in _rows(comparison)]
+    named = [(f"{prefix}/{metric_name(name)}", stats) for name, stats in named_stats(comparison)]
     for criterion, stats in comparison.get("criteria", {}).items():
         named.append((f"{prefix}/criterion/{metric_name(criterion)}/overall", stats["overall"]))
     for subset, stats in comparison.get("subsets", {}).items():
@@ -113,128 +112,6 @@ def log_comparison(
         client.log_artifact(run_id, str(path), artifact_path=prefix)
 
 
-# Every formatter shows a dash for a missing value, and for a NaN or an infinity alike.
-def _number(value: float | None) -> str:
-    return "–" if finite(value) is None else f"{value:.2f}"
-
-
-def _signed(value: float | None) -> str:
-    return "–" if finite(value) is None else f"{value:+.2f}"
-
-
-def _ci(ci95: Sequence[float] | None) -> str:
-    ci95 = finite_interval(ci95)
-    return "–" if ci95 is None else f"[{ci95[0]:+.2f}, {ci95[1]:+.2f}]"
-
-
-def _p(value: float | None) -> str:
-    # The bootstrap cannot tell p values below about 2 / n_bootstrap apart.
-    if finite(value) is None:
-        return "–"
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
-@dataclass(frozen=True)
-class _Table:
-    """One table of a comparison, as formatted cells, for the terminal and for markdown."""
-
-    title: str
-    header: tuple[str, ...]
-    rows: list[tuple[str, ...]]
-    text_columns: int  # the leading columns hold names, left-aligned; the rest hold numbers
-    note: str = ""  # shown under the table
-
-
-_HEADER = ("shared", "only A", "only B", "A", "B", "B - A", "95% CI", "p")
-
-
-def _cells(stats: Mapping[str, Any]) -> tuple[str, ...]:
-    """The counts, means, difference, interval and p-value of one row, formatted."""
-    counts = (str(stats["n_shared"]), str(stats["only_a"]), str(stats["only_b"]))
-    means = (_number(stats["mean_a"]), _number(stats["mean_b"]), _signed(stats["mean_diff"]))
-    return (*counts, *means, _ci(stats["ci95"]), _p(stats["p_value"]))
-
-
-def _tables(comparison: Mapping[str, Any]) -> list[_Table]:
-    """The summary, one row per category and one for overall; then, where the runs have
-    them, each criterion's overall difference and each subset's; then the top movers."""
-    headline = comparison.get("headline", "mean_of_categories")
-    figure = "pooled scores" if headline == "pooled" else "mean scores"
-    summary = [(name, *_cells(stats)) for name, stats in _rows(comparison)]
-    protocol = comparison.get("protocol")
-    note = (
-        f"{f'Protocol {protocol}. ' if protocol else ''}Over the samples judged ok by both runs; "
-        f"95% paired bootstrap intervals ({comparison['n_bootstrap']} resamples, seed "
-        f"{comparison['seed']}). Overall is {_OVERALL[headline]}."
-    )
-    tables = [_Table(f"Difference of {figure}, B - A", ("category", *_HEADER), summary, 1, note)]
-    criteria = comparison.get("criteria") or {}
-    if criteria:
-        rows = [(name, *_cells(stats["overall"])) for name, stats in criteria.items()]
-        note = "Each criterion overall: the mean of its categories' differences."
-        tables.append(_Table("Criteria, B - A", ("criterion", *_HEADER), rows, 1, note))
-    subsets = comparison.get("subsets") or {}
-    if subsets:
-        rows = [(name, *_cells(stats["overall"])) for name, stats in subsets.items()]
-        note = f"Each subset over its own samples; overall is {_OVERALL[headline]}."
-        tables.append(_Table("Subsets, B - A", ("subset", *_HEADER), rows, 1, note))
-    if comparison["top_movers"]:
-        movers = [
-            (
-                m["id"],
-                m["category"],
-                _number(m["score_a"]),
-                _number(m["score_b"]),
-                _signed(m["diff"]),
-            )
-            for m in comparison["top_movers"]
-        ]
-        header = ("sample", "category", "A", "B", "B - A")
-        tables.append(_Table("Samples that moved most", header, movers, 2))
-    return tables
-
-
-def format_table(comparison: Mapping[str, Any]) -> str:
-    """The summary and the top movers as aligned plain text, for the terminal."""
-    lines: list[str] = []
-    for table in _tables(comparison):
-        lines += [f"{table.title}:", *_aligned(table)]
-        lines += [table.note, ""] if table.note else [""]
-    return "\n".join(lines).rstrip()
-
-
-def _aligned(table: _Table) -> list[str]:
-    """The header, a rule and the rows of ``table``, each column padded to its widest cell."""
-    widths = [
-        max(len(row[i]) for row in (table.header, *table.rows)) for i, _ in enumerate(table.header)
-    ]
-
-    def line(row: tuple[str, ...]) -> str:
-        cells = (
-            cell.ljust(width) if i < table.text_columns else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-        return "  ".join(cells).rstrip()
-
-    return [line(table.header), "  ".join("-" * width for width in widths), *map(line, table.rows)]
-
-
-def format_markdown(comparison: Mapping[str, Any], run_a: str, run_b: str) -> str:
-    """The summary and the top movers as a markdown document."""
-    lines = ["# Comparison", "", f"- A: {run_a}", f"- B: {run_b}"]
-    for table in _tables(comparison):
-        alignment = tuple(
-            ":--" if i < table.text_columns else "--:" for i in range(len(table.header))
-        )
-        lines += ["", f"## {table.title}", ""]
-        for row in (table.header, alignment, *table.rows):
-            # A pipe in a cell (a sample id, say) would otherwise end the cell early.
-            lines.append("| " + " | ".join(cell.replace("|", r"\|") for cell in row) + " |")
-        if table.note:
-            lines += ["", table.note]
-    return "\n".join(lines) + "\n"
-
-
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parents[1] / "results" / "templates"),
     autoescape=True,  # replies and instructions are untrusted text
@@ -242,11 +119,11 @@ _TEMPLATES = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_TEMPLATES.filters.update(number=_number, signed=_signed, ci=_ci, p=_p)
+_TEMPLATES.filters.update(number=format_number, signed=format_signed, ci=format_ci, p=format_p)
 
 
 def _html(comparison: Mapping[str, Any], run_a: str, run_b: str) -> str:
-    summary = _summary(_rows(comparison))
+    summary = _summary(named_stats(comparison))
     criteria = [
         {
             **_summary([(name, stats["overall"])])[0],
@@ -271,13 +148,14 @@ def _html(comparison: Mapping[str, Any], run_a: str, run_b: str) -> str:
         comparison=comparison,
         protocol=comparison.get("protocol"),
         figure="pooled score" if headline == "pooled" else "mean score",
-        overall_rule=_OVERALL[headline],
+        overall_rule=OVERALL_RULES[headline],
         summary=summary,
         chart=_chart(summary, overall_last=True),
         criteria=criteria,
         criteria_chart=_chart(criteria, overall_last=False),
         subsets=subsets,
         movers=movers,
+        ok=OK,
     )
 
 

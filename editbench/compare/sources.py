@@ -113,13 +113,21 @@ def _read_setup(path: Path, source: str) -> dict[str, Any]:
 
 def _read_samples(path: Path, source: str) -> list[dict[str, Any]]:
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    # Split on "\n" alone: str.splitlines() also splits on U+2028, U+2029, \x85 and the other
+    # separators that json.dumps(ensure_ascii=False) leaves raw inside a string. Each line is
+    # decoded on its own, so a bad byte is reported by its line number.
+    for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except ValueError as error:
+        except ValueError as error:  # UnicodeDecodeError too
             raise EditbenchError(f"{source}: samples.jsonl line {number}: {error}") from None
+        if not isinstance(row, dict):
+            raise EditbenchError(
+                f"{source}: samples.jsonl line {number} is a JSON {type(row).__name__}; "
+                "expected an object"
+            )
         missing = [key for key in ("id", "category", "status", "score") if key not in row]
         if missing:
             raise EditbenchError(f"{source}: samples.jsonl line {number} lacks {missing}")

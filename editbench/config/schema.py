@@ -301,6 +301,9 @@ class LayoutSchema:
 @dataclass
 class StoreSchema:
     root: str = "outputs/store"
+    # An edit or judgement that failed on its sample alone (edit_error, judge_error) is tried
+    # again by later runs until it has been tried this many times in all.
+    max_attempts: int = 3
 
 
 @dataclass
@@ -334,6 +337,9 @@ class Config:
     bootstrap_samples: int = 1000
     # Validate, plan and render every judge conversation into the run folder; load no model.
     dry_run: bool = False
+    # The run exits non-zero (after writing and logging everything) when it judged no sample,
+    # or fewer than this share of them: a broken judge or editor is not a result.
+    min_coverage: float = 0.5
 
 
 def register_schemas() -> None:

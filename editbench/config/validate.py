@@ -61,6 +61,7 @@ def validate(cfg: DictConfig) -> Setup:
     Raises :class:`EditbenchError` naming the bad value and what was expected. Loads no
     model; building a missing tiny model into the cache is the only work, once, on the CPU.
     """
+    check_run_settings(cfg)
     try:
         samples = instantiate(cfg.dataset)
     except InstantiationException as error:
@@ -97,6 +98,23 @@ def validate(cfg: DictConfig) -> Setup:
         editor=_build("editor", editor),
         judge=_build("scorer", judge),
     )
+
+
+def check_run_settings(cfg: DictConfig) -> None:
+    """The store's folder and the run's own thresholds. The store is checked first: a dataset
+    source may keep its images there."""
+    root = Path(cfg.store.root).expanduser()
+    blocker = next((p for p in (root, *root.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        state = "is a file" if blocker == root else f"lies under {blocker}, which is a file"
+        raise EditbenchError(
+            f"store.root={cfg.store.root!r} {state}; expected a folder, or a path where one can "
+            "be made"
+        )
+    if cfg.store.max_attempts < 1:
+        raise EditbenchError(f"store.max_attempts={cfg.store.max_attempts}; expected at least 1")
+    if not 0.0 <= cfg.min_coverage <= 1.0:
+        raise EditbenchError(f"min_coverage={cfg.min_coverage}; expected a share from 0 to 1")
 
 
 def split_devices(layout: DictConfig, devices: list[str]) -> tuple[list[str], list[str]]:

@@ -7,6 +7,7 @@ import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image, ImageOps
 
@@ -14,7 +15,8 @@ from editbench.choices import Dtype
 from editbench.editors.base import Editor
 from editbench.editors.pipelines import check_call_settings, pipeline_info
 from editbench.editors.real_rope import use_real_rotary_embedding
-from editbench.errors import EditbenchError
+from editbench.errors import EditbenchError, SampleError
+from editbench.images import open_rgb, size_problem
 from editbench.records import EditRequest
 
 # The call settings the first version of this editor set itself, as editor.<name>: now under
@@ -205,10 +207,7 @@ class DiffusersEditor(Editor):
         return [self._edit_one(request) for request in requests]
 
     def _edit_one(self, request: EditRequest) -> Image.Image:
-        inputs = []
-        for path in request.images:
-            with Image.open(path) as source:
-                inputs.append(self._sized(source.convert("RGB")))
+        inputs = [self._sized(open_rgb(path)) for path in request.images]
         # A CPU generator draws the same noise whatever the pipeline's device.
         generator = torch.Generator().manual_seed(request.seed)
         progress = {}
@@ -219,10 +218,35 @@ class DiffusersEditor(Editor):
             **{self.info.image_parameter: inputs if self.info.takes_several_images else inputs[0]},
             prompt=self.info.prompt(request.instruction, len(inputs)),
             generator=generator,
+            # Floats in 0..1, read before they become 8-bit pixels, where NaN would be black.
+            output_type="np",
             **self.call,
             **progress,
         )
-        return output.images[0].convert("RGB")
+        return self._checked_image(request, output.images)
+
+    def _checked_image(self, request: EditRequest, images: np.ndarray) -> Image.Image:
+        """The first of the pipeline's ``images`` (a batch of floats in 0..1) as an RGB image;
+        :class:`SampleError` when it holds NaN or infinity, or has a size no judge takes."""
+        values = np.asarray(images)[0]
+        finite = np.isfinite(values)
+        if not finite.all():
+            raise SampleError(
+                f"sample {request.sample_id!r}: {self.pipeline} produced non-finite values (NaN "
+                f"or infinity) in {values.size - finite.sum():,} of the edit's {values.size:,} "
+                "values; expected finite pixels. Common causes: too few steps for the scheduler "
+                "(editor.call.num_inference_steps=1 divides 0 by 0 in flow-matching schedulers "
+                "with a terminal shift), float16 overflow (try editor.dtype=bfloat16 or "
+                "float32), or damaged weights"
+            )
+        # The pipeline's own conversion of its PIL output: the pixels it would have returned.
+        image = self._pipe.image_processor.numpy_to_pil(values)[0].convert("RGB")
+        problem = size_problem(*image.size)
+        if problem:
+            raise SampleError(
+                f"sample {request.sample_id!r}: the image {self.pipeline} returned {problem}"
+            )
+        return image
 
     def _sized(self, image: Image.Image) -> Image.Image:
         """``image`` with its long side at ``input_long_side`` and each side a multiple of 64

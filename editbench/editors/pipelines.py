@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,8 +122,10 @@ def pipeline_class_of(name: str) -> Any:
 
 
 def check_call_settings(info: PipelineInfo, call: dict[str, Any]) -> None:
-    """Raise ``ValueError`` naming every setting of ``call`` the pipeline does not take, or that
-    editbench sets itself, and listing those it takes."""
+    """Raise ``ValueError`` naming every setting of ``call`` the pipeline does not take, that
+    editbench sets itself (listing those it takes), of another type than the pipeline's
+    default, or of a value no edit can be made with: steps under 1, a number that is NaN or
+    infinite."""
     ours = sorted(key for key in call if key in SET_BY_EDITBENCH)
     unknown = sorted(key for key in call if key not in info.settings and key not in ours)
     problems = []
@@ -138,12 +141,19 @@ def check_call_settings(info: PipelineInfo, call: dict[str, Any]) -> None:
             "out); expected none of them under editor.call"
         )
     for key in sorted(set(call) & info.settings):
+        value = call[key]
         expected = _plain_type(info.defaults.get(key))
-        if expected is not None and not _is_a(call[key], expected):
+        if expected is not None and not _is_a(value, expected):
             problems.append(
-                f"editor.call.{key}={call[key]!r}: expected {expected.__name__}, as "
+                f"editor.call.{key}={value!r}: expected {expected.__name__}, as "
                 f"{info.name}'s default {info.defaults[key]!r}"
             )
+        elif key == "num_inference_steps" and not (_is_a(value, int) and value >= 1):
+            # 0 would fail only once the model has loaded, dividing by zero in the scheduler.
+            problems.append(f"editor.call.{key}={value!r}; expected an integer of at least 1")
+        elif isinstance(value, float) and not math.isfinite(value):
+            # A NaN or infinite guidance scale or strength makes every edit NaN.
+            problems.append(f"editor.call.{key}={value!r}; expected a finite number")
     if problems:
         raise ValueError("; ".join(problems))
 

@@ -28,7 +28,8 @@ from typing import Any
 from PIL import Image
 
 from editbench.editors.base import Editor
-from editbench.errors import EditbenchError
+from editbench.errors import EditbenchError, SampleError
+from editbench.images import image_problem, size_problem, to_rgb
 from editbench.records import EditRequest
 from editbench.store import file_sha256
 
@@ -100,7 +101,8 @@ class PrecomputedEditor(Editor):
 
     def check(self, requests: Sequence[EditRequest]) -> None:
         """Raise :class:`EditbenchError` listing every request without exactly one readable image
-        (missing, ambiguous, or not an image), with the file names expected."""
+        (missing, ambiguous, not an image, or of a size no judge takes: 1x5000, say), with the
+        file names expected."""
         problems = [
             f"  {request.sample_id!r}: {problem}"
             for request in requests
@@ -128,10 +130,15 @@ class PrecomputedEditor(Editor):
     def edit(self, requests: Sequence[EditRequest]) -> list[Image.Image | bytes]:
         """Each request's image from the folder; the instruction and seed are ignored.
 
-        An RGB PNG comes back as the file's bytes, checked whole (every chunk's checksum) but
-        not decoded: the store keeps it as it is, where decoding and encoding it again took
-        about 40 ms per 1024² image (docs/benchmarks.md). Any other file comes back decoded,
-        as an RGB image.
+        Each file is checked whole first: its size (:func:`~editbench.images.size_problem`)
+        and all of its data (:func:`~editbench.images.image_problem`; a PNG's pixel data can
+        be damaged behind valid checksums). A file that fails raises :class:`SampleError`
+        naming the sample, the file and what is wrong: that sample fails, the others go on.
+
+        An RGB PNG then comes back as the file's bytes, not decoded again into an image: the
+        store keeps it as it is, where decoding and encoding it again took about 40 ms per
+        1024² image (docs/benchmarks.md). Any other file comes back as an RGB image
+        (:func:`~editbench.images.to_rgb`).
         """
         edits: list[Image.Image | bytes] = []
         for request in requests:
@@ -139,17 +146,13 @@ class PrecomputedEditor(Editor):
             if path is None:
                 raise EditbenchError(f"{request.sample_id!r} in {self.root}: {problem}")
             data = path.read_bytes()  # read once: checked, then stored or decoded
+            problem = image_problem(data)
+            if problem:
+                raise SampleError(f"sample {request.sample_id!r}: the edit {path} {problem}")
             with Image.open(io.BytesIO(data)) as image:
                 if image.format != "PNG" or image.mode != "RGB":
-                    edits.append(image.convert("RGB"))
+                    edits.append(to_rgb(image))
                     continue
-                try:
-                    image.verify()
-                except Exception as error:  # Pillow reports bad files as OSError, SyntaxError
-                    raise EditbenchError(
-                        f"{request.sample_id!r}: {path} is a damaged PNG "
-                        f"({type(error).__name__}: {error})"
-                    ) from None
             edits.append(data)
         return edits
 
@@ -223,14 +226,16 @@ class PrecomputedEditor(Editor):
 
     def _problem(self, request: EditRequest) -> str | None:
         """Why the request's sample has no usable image, or None when its one file opens as an
-        image."""
+        image of a size the judges take."""
         path, problem = self._match(request)
         if path is None:
             return problem
         try:
-            # Reads the header only: catches a file that is no image at all, cheaply.
-            with Image.open(path):
-                pass
+            # Reads the header only: catches a file that is no image at all, or of a size no
+            # judge takes, cheaply. Damaged pixel data is found by edit(), for that sample.
+            with Image.open(path) as image:
+                size = image.size
         except Exception as error:  # Pillow reports bad files as OSError, SyntaxError, ...
             return f"{path.name} cannot be read as an image ({type(error).__name__}: {error})"
-        return None
+        problem = size_problem(*size)
+        return None if problem is None else f"{path.name} {problem}"

@@ -7,15 +7,17 @@ from typing import Any
 
 from PIL import Image
 
+from editbench.images import open_rgb
+
 
 def open_part(part: dict[str, Any]) -> Image.Image:
     """The RGB image of one image part, at the part's ``resize_to`` size when it has one.
 
     The resize uses Pillow's default filter for RGB images (bicubic), as VIEScore's
-    ``Image.open(...).convert("RGB").resize(source.size)`` does.
+    ``Image.open(...).convert("RGB").resize(source.size)`` does; the conversion is
+    :func:`~editbench.images.to_rgb`, which keeps a 16-bit image's levels.
     """
-    with Image.open(part["image"]) as opened:
-        image = opened.convert("RGB")
+    image = open_rgb(part["image"])
     size = part.get("resize_to")
     if size is not None and tuple(size) != image.size:
         image = image.resize((int(size[0]), int(size[1])), Image.Resampling.BICUBIC)

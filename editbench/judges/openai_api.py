@@ -31,6 +31,17 @@ header, so a server sees every attempt. A request that still fails is an ``api_e
 rejected key, a forbidden endpoint or an unknown model (401, 403, 404) would fail every request
 the same way, so they stop the run instead. A prompt that the server's filter rejects (Azure
 OpenAI: a 400 coded "content_filter") is a ``content_filter`` judgement, like a filtered reply.
+
+A 200 whose body is not a chat completion (a proxy's HTML page, cut or invalid JSON, a field of
+the wrong type) is an ``api_error`` too, saying what is wrong and how the body began: the
+client would hand back a string or a half-built object, so the judge reads the raw body and
+checks every field it reads (:func:`~editbench.judges.completion.first_choice`) before it
+reads any.
+
+The key never leaves the worker: every text of a judgement and every error is passed through
+:class:`~editbench.judges.key_blanking.KeyBlanker` first, which blanks the key as a server
+might echo it back (as sent, JSON-escaped, URL-encoded, HTML-escaped) and any run of
+``MIN_KEY_ECHO`` or more of its characters (an echo cut short, by the server or by an excerpt).
 """
 
 from __future__ import annotations
@@ -45,11 +56,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletion
 from PIL import Image
 
 from editbench.errors import EditbenchError
 from editbench.judges.base import Judge
+from editbench.judges.completion import NotACompletion, first_choice
 from editbench.judges.draws import (
     conversation_by_content,
     draw_seed,
@@ -58,6 +69,7 @@ from editbench.judges.draws import (
     read_reply,
 )
 from editbench.judges.images import open_part
+from editbench.judges.key_blanking import KeyBlanker
 from editbench.judges.logprobs import Unreadable, score_distribution
 from editbench.judges.settings import check_judge_settings
 from editbench.records import (
@@ -78,6 +90,12 @@ PLACEHOLDER_KEY = "EMPTY"
 EXPECTED_REPLY_TOKENS = 16
 # Errors that every request would meet the same way: the judge is misconfigured.
 _FATAL_ERRORS = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
+# How much of a body that is not a chat completion its api_error quotes: enough to tell a
+# proxy's HTML page from cut JSON, short enough for a report's table.
+BODY_EXCERPT_CHARS = 200
+# An error's text is kept up to this: a server's error page of megabytes says what it is in
+# its first lines.
+ERROR_CHARS = 2 * BODY_EXCERPT_CHARS
 
 
 class OpenAIJudge(Judge):
@@ -87,7 +105,8 @@ class OpenAIJudge(Judge):
     ``seed``), at most ``max_concurrency`` at once; images go inline as PNG data URLs,
     downscaled to at most ``max_pixels`` pixels when that is set. The key is read from the
     environment variable ``api_key_env`` when the judge loads (in its worker); it is never
-    part of the fingerprint, a judgement, a log line or an error.
+    part of the fingerprint, a log line or a request's text, and a server's echo of it is
+    blanked in every judgement and error (:class:`KeyBlanker`).
     """
 
     name = "openai_api"
@@ -166,18 +185,15 @@ class OpenAIJudge(Judge):
             "max_pixels": self.max_pixels,
         }
 
+    def check(self, requests: Sequence[JudgeRequest]) -> None:
+        """Raise unless the key's variable is set, so that a missing key stops the run before
+        the edit phase rather than in the judge's worker after it."""
+        self._read_key()
+
     def load(self, devices: Sequence[str]) -> None:
         """Build the client; an API judge holds no model, so ``devices`` is not used."""
-        if self.api_key_env is None:
-            api_key = PLACEHOLDER_KEY
-        else:
-            api_key = os.environ.get(self.api_key_env, "")
-            if not api_key:
-                raise EditbenchError(
-                    f"The judge's API key variable {self.api_key_env} is not set; export it,"
-                    " or set scorer.api_key_env=null for a server that needs no key"
-                )
-        self._api_key = api_key
+        api_key = self._read_key()  # again: the worker's environment may differ from the parent's
+        self._blank = KeyBlanker(None if self.api_key_env is None else api_key)
         self._client = openai.OpenAI(
             base_url=self.base_url,
             api_key=api_key,
@@ -185,6 +201,19 @@ class OpenAIJudge(Judge):
             max_retries=self.max_retries,
         )
         log.info("judging with %s at %s (%s mode)", self.model, self.base_url, self.score_mode)
+
+    def _read_key(self) -> str:
+        """The key to send: the value of ``api_key_env``, or the placeholder when it is null."""
+        if self.api_key_env is None:
+            return PLACEHOLDER_KEY
+        api_key = os.environ.get(self.api_key_env, "")
+        if not api_key:
+            raise EditbenchError(
+                f"The judge's API key variable {self.api_key_env} is not set or is empty; export"
+                f" it (export {self.api_key_env}=<key>), or set scorer.api_key_env=null for a"
+                " server that needs no key"
+            )
+        return api_key
 
     def prepare(self, requests: Sequence[JudgeRequest]) -> list[tuple[list[Any], list[int]]]:
         """Each request's API messages (images read, downscaled and encoded) and sample seeds."""
@@ -202,7 +231,8 @@ class OpenAIJudge(Judge):
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
             verdicts = list(pool.map(lambda job: self._judge_once(*job), jobs))
         return [
-            merge_draws(verdicts[i * n : (i + 1) * n], self.reduce) for i in range(len(requests))
+            self._blank.judgement(merge_draws(verdicts[i * n : (i + 1) * n], self.reduce))
+            for i in range(len(requests))
         ]
 
     def _conversation(self, request: JudgeRequest) -> tuple[list[dict[str, Any]], list[int]]:
@@ -227,7 +257,9 @@ class OpenAIJudge(Judge):
     ) -> Judgement:
         """One judge sample: one request to the server, read per the score mode."""
         try:
-            completion = self._client.chat.completions.create(
+            # The raw body: the client's own parsing raises on invalid JSON and returns a
+            # string, or an object of any shape, for other bodies.
+            response = self._client.chat.completions.with_raw_response.create(
                 **self._params(request, messages, seed)
             )
         except _FATAL_ERRORS as error:
@@ -241,7 +273,7 @@ class OpenAIJudge(Judge):
             return Judgement(status, "", error=self._describe(error))
         except openai.APIError as error:
             return Judgement(API_ERROR, "", error=self._describe(error))
-        return self._read(request, completion)
+        return self._read(request, response.content)
 
     def _params(
         self, request: JudgeRequest, messages: list[dict[str, Any]], seed: int
@@ -260,31 +292,36 @@ class OpenAIJudge(Judge):
                 params["max_tokens"] = min(self.max_tokens, EXPECTED_REPLY_TOKENS)
         return params
 
-    def _read(self, request: JudgeRequest, completion: ChatCompletion) -> Judgement:
-        """The judgement of one reply, per the score mode."""
-        if not completion.choices:
-            return Judgement(API_ERROR, "", error="the server returned no choices")
-        choice = completion.choices[0]
-        reply = choice.message.content or ""
+    def _read(self, request: JudgeRequest, body: bytes) -> Judgement:
+        """The judgement of one response body, per the score mode."""
+        expected = request.mode(self.score_mode) == "expected"
+        try:
+            choice = first_choice(body, with_logprobs=expected)
+        except NotACompletion as problem:
+            text = body.decode("utf-8", errors="replace")
+            excerpt = self._blank.cut(text, BODY_EXCERPT_CHARS)
+            size = f" ({len(text):,} characters in all)" if len(text) > BODY_EXCERPT_CHARS else ""
+            error = f"the server's reply is not a chat completion: {problem}; it began {excerpt!r}"
+            return Judgement(API_ERROR, "", error=error + size)
+        reply = choice.content or ""
         if choice.finish_reason == "content_filter":
             return Judgement(CONTENT_FILTER, reply, error="the server's content filter stopped it")
-        if choice.message.refusal:
-            return Judgement(REFUSAL, choice.message.refusal, error="the judge refused to answer")
+        if choice.refusal:
+            return Judgement(REFUSAL, choice.refusal, error="the judge refused to answer")
         if choice.finish_reason == "stop" and not reply.strip():
             return Judgement(REFUSAL, reply, error="the judge stopped without a reply")
-        if request.mode(self.score_mode) == "expected":
-            tokens = None if choice.logprobs is None else choice.logprobs.content
+        if expected:
             try:
-                return expected_judgement(score_distribution(request, tokens), reply, request.scale)
+                distribution = score_distribution(request, choice.tokens)
             except Unreadable as error:
                 return Judgement(PARSE_ERROR, reply, error=str(error))
+            return expected_judgement(distribution, reply, request.scale)
         cut = " (cut at max_tokens)" if choice.finish_reason == "length" else ""
         return read_reply(request, reply, note=cut)
 
     def _describe(self, error: openai.APIError) -> str:
         """The error's type and text, with the key blanked should a server echo it back."""
-        text = f"{type(error).__name__}: {error}"
-        return text if self.api_key_env is None else text.replace(self._api_key, "***")
+        return self._blank.cut(f"{type(error).__name__}: {error}", ERROR_CHARS)
 
 
 def _image_url(part: dict[str, Any], max_pixels: int | None) -> str:

@@ -8,7 +8,7 @@ Standard library only: the worker imports this before it restores another interp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,15 @@ class StepDone:
 
 @dataclass(frozen=True)
 class BatchDone:
-    """The worker stored the results of the tasks with these keys, in ``seconds``."""
+    """The worker stored the results of the tasks with these keys, in ``seconds``: ``failed``
+    of them as the failure of their sample (edit_error, judge_error). ``skipped``: tasks it was
+    handed and did not run (judgements of an edit that failed)."""
 
     worker: str
     keys: list[str]
     seconds: float
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -23,16 +23,18 @@ def execute(
     cfg: DictConfig, setup: Setup, plan: Plan, store: Store, output_dir: Path
 ) -> tuple[dict[str, PhaseStats], dict[str, int]]:
     """Edit what the store lacks, then judge what the store lacks (at the same time under the
-    split layout). Returns each phase's timing and how many edits and judgements were done."""
-    edits, judgements = pending(plan, store)
+    split layout). Returns each phase's timing (its ``items``: the edits and judgements it stored)
+    and how many edits and judgements it had to do (a judgement of an edit that fails is left
+    undone)."""
+    edits, judgements = pending(plan, store, cfg.store.max_attempts)
     log.info("edit: %d to do, %d in the store", len(edits), len(plan.edits) - len(edits))
     log.info(
         "score: %d to do, %d in the store", len(judgements), len(plan.judgements) - len(judgements)
     )
-    done = {"edits": len(edits), "judgements": len(judgements)}
+    to_do = {"edits": len(edits), "judgements": len(judgements)}
     stats = {EDIT: PhaseStats(EDIT), SCORE: PhaseStats(SCORE)}
     if not edits and not judgements:
-        return stats, done
+        return stats, to_do
 
     per_device = cfg.layout.workers_per_device
     # Judge work goes on the queue in batches of the judge's size; with "auto" the size is
@@ -79,7 +81,7 @@ def execute(
             score_specs, _batches(ready, batch_size), batch_size, _executable(setup.judge_python)
         )
         stats.update(run_phases([edit_phase, score_phase], cfg.layout.load, feed))
-        return stats, done
+        return stats, to_do
     score_phase = Phase(
         score_specs,
         _batches(judgements, batch_size),
@@ -90,7 +92,7 @@ def execute(
     )
     phases = ([edit_phase] if edits else []) + ([score_phase] if judgements else [])
     stats.update(run_phases(phases, cfg.layout.load))
-    return stats, done
+    return stats, to_do
 
 
 def _executable(python: Interpreter | None) -> str | None:

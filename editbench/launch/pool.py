@@ -237,8 +237,10 @@ class _Run:
             self.worker_stats[name].busy_s += event.seconds
             self.stats[phase].items += len(event.keys)
             self.current[name] = []
-            self.bars.done(name, len(event.keys))
-            if self.feed and (fed := self.feed(phase, event.keys)):
+            self.bars.done(name, len(event.keys) + len(event.skipped))
+            failed = set(event.failed)
+            made = [key for key in event.keys if key not in failed]
+            if self.feed and (fed := self.feed(phase, made)):
                 self._hand_out(*fed)
         elif isinstance(event, WorkerFinished):
             self.finished.add(name)

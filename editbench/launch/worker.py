@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import signal
 import sys
@@ -24,6 +25,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from editbench.errors import SampleError
 from editbench.launch.messages import (
     BatchDone,
     BatchStarted,
@@ -31,6 +33,15 @@ from editbench.launch.messages import (
     WorkerCrashed,
     WorkerFinished,
     WorkerLoaded,
+)
+from editbench.records import (
+    EDIT_ERROR,
+    JUDGE_ERROR,
+    MAX_REPLY_CHARS,
+    OK,
+    REPLY_TOO_LONG,
+    RETRIED_STATUSES,
+    Judgement,
 )
 
 if TYPE_CHECKING:
@@ -41,6 +52,7 @@ if TYPE_CHECKING:
     from editbench.judges.base import Judge
     from editbench.launch.messages import WorkerEvent
     from editbench.plan import EditTask, JudgeTask
+    from editbench.records import JudgeRequest
     from editbench.store import Store
 
     # A phase's queue: lists of its tasks, then one None per worker.
@@ -118,20 +130,24 @@ def worker_main(
         store = Store(spec.store_root)
         utilization = UtilizationSampler(spec.devices).start()
         if spec.phase == EDIT:
-            work = ((batch, None) for batch in iter(tasks.get, None))
+            work = (((batch, []), None) for batch in iter(tasks.get, None))
         else:
-            work = _judge_batches(model, tasks, spec.peers)
-        for batch, prepared in work:
+            work = _judge_batches(model, tasks, spec.peers, store)
+        for (batch, skipped), prepared in work:
+            if not batch:
+                events.put(BatchDone(spec.name, [], 0.0, skipped=skipped))
+                continue
             current = [task.sample_id for task in batch]
             events.put(BatchStarted(spec.name, current))
             started = time.perf_counter()
             if spec.phase == EDIT:
-                _edit(model, batch, store, spec)
+                failed = _edit(model, batch, store, spec)
             else:
-                _score(model, batch, prepared, store, spec)
+                failed = _score(model, batch, prepared, store, spec)
             seconds = time.perf_counter() - started
             log.info("%s %s in %.2f s", spec.phase, current, seconds)
-            events.put(BatchDone(spec.name, [task.key for task in batch], seconds))
+            keys = [task.key for task in batch]
+            events.put(BatchDone(spec.name, keys, seconds, failed=failed, skipped=skipped))
             current = []
         if spec.phase == SCORE:
             # Its helper processes: this process would wait for them when it exits. (After a
@@ -146,25 +162,110 @@ def worker_main(
 
 
 def _judge_batches(
-    judge: Judge, tasks: TaskQueue, peers: int
-) -> Iterator[tuple[list[JudgeTask], Any]]:
+    judge: Judge, tasks: TaskQueue, peers: int, store: Store
+) -> Iterator[tuple[tuple[list[JudgeTask], list[str]], Any]]:
     """The judge's batches, each with its CPU work done ahead (see
     :mod:`editbench.launch.prefetch`), gathered as :mod:`editbench.launch.batching` says; the
-    first one settles the judge's batch size where the judge chooses it from free memory."""
+    first one settles the judge's batch size where the judge chooses it from free memory.
+
+    Each batch comes as the tasks whose edit is stored whole and the keys of the others: an
+    edit that failed has nothing to judge (a re-run redoes the edit, then its judgements)."""
     from editbench.launch.batching import gathered, judge_capacity
     from editbench.launch.prefetch import prefetched
 
-    batches = gathered(tasks, judge_capacity(tasks, peers, lambda: judge.batch_size))
+    batches = (
+        _with_edits(batch, store)
+        for batch in gathered(tasks, judge_capacity(tasks, peers, lambda: judge.batch_size))
+    )
     first = next(batches, None)
     if first is None:
         return
     ahead = prefetched(
         itertools.chain([first], batches),
-        lambda batch: judge.prepare([task.request for task in batch]),
+        lambda split: _attempt(judge.prepare, [task.request for task in split[0]]),
     )
     # On the GPU, while the CPU prepares the first batch (a small one: the ramp's first).
-    judge.fit_batch_size([task.request for task in first])
+    if first[0]:
+        _fit_batch_size(judge, [task.request for task in first[0]])
     yield from ahead
+
+
+class _Failed:
+    """What a batch's preparation raised, for its batch to meet in :func:`_score`."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _attempt(prepare: Any, requests: list[Any]) -> Any:
+    if not requests:
+        return None
+    try:
+        return prepare(requests)
+    except Exception as error:
+        if _stops_the_worker(error):
+            raise
+        return _Failed(error)
+
+
+def _fit_batch_size(judge: Judge, requests: list[Any]) -> None:
+    """Settle the judge's batch size on the first requests; where one of them cannot be judged
+    (a damaged edit), on the first that can, alone. That request's own failure is met again,
+    and stored, when its batch is judged."""
+    try:
+        judge.fit_batch_size(requests)
+        return
+    except Exception as error:
+        if _stops_the_worker(error):
+            raise
+        log.warning("fitting the batch size failed (%s); trying each request", _describe(error))
+    for request in requests if len(requests) > 1 else ():
+        try:
+            judge.fit_batch_size([request])
+            return
+        except Exception as error:
+            if _stops_the_worker(error):
+                raise
+    log.warning("no first request could fit the batch size; kept %s", judge.batch_size)
+
+
+def _stops_the_worker(error: BaseException) -> bool:
+    """Whether ``error`` is the worker's own failure rather than one sample's: memory, a device
+    that is no longer usable, or a fault in the code (which every sample would meet). Anything
+    else raised on a sample (a shape the model refuses, a damaged image, NaN output) fails that
+    sample alone."""
+    if isinstance(
+        error,
+        MemoryError
+        | ImportError
+        | NameError
+        | AttributeError
+        | TypeError
+        | AssertionError
+        | NotImplementedError
+        | RecursionError,
+    ):
+        return True
+    if type(error).__name__ == "OutOfMemoryError":  # torch's, without importing torch here
+        return True
+    text = str(error)
+    return "CUDA error" in text or "device-side assert" in text or "NCCL" in text
+
+
+def _describe(error: Exception) -> str:
+    """An error as a failure record keeps it: editbench's own sample errors say everything in
+    their message; any other error is named by its type."""
+    if isinstance(error, SampleError):
+        return str(error)
+    return f"{type(error).__name__}: {error}".strip()
+
+
+def _attempts(previous: dict[str, Any] | None) -> int:
+    """The attempt count of a failure about to be stored over ``previous``, the stored record
+    of the same key (None when there is none)."""
+    if previous is None or previous.get("status") not in RETRIED_STATUSES:
+        return 1
+    return previous.get("attempts", 1) + 1
 
 
 def _wait_for(gate: Event) -> None:
@@ -195,34 +296,60 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _edit(editor: Editor, batch: Sequence[EditTask], store: Store, spec: WorkerSpec) -> None:
-    started = time.perf_counter()
-    images = editor.edit([task.request for task in batch])
-    seconds = (time.perf_counter() - started) / len(batch)
-    for task, image in zip(batch, images, strict=True):
-        store.write_edit(
-            task.key,
-            image,
-            {
-                "sample_id": task.sample_id,
-                "editor": editor.fingerprint(),
-                "instruction": task.request.instruction,
-                "seed": task.request.seed,
-                "source_sha256": task.source_sha256,
-                "device": spec.devices[0],
-                "seconds": round(seconds, 4),
-                "created": _now(),
-            },
-        )
+def _edit(editor: Editor, batch: Sequence[EditTask], store: Store, spec: WorkerSpec) -> list[str]:
+    """Edit and store ``batch``; returns the keys of the edits that failed on their sample,
+    stored as such (see :func:`_stops_the_worker`)."""
+    failed = []
+    for task, result, seconds in _each(editor.edit, [task.request for task in batch], batch):
+        record = {
+            "sample_id": task.sample_id,
+            "editor": editor.fingerprint(),
+            "instruction": task.request.instruction,
+            "seed": task.request.seed,
+            "source_sha256": task.source_sha256,
+            "device": spec.devices[0],
+            "seconds": round(seconds, 4),
+            "created": _now(),
+        }
+        if isinstance(result, Exception):
+            failed.append(task.key)
+            log.warning("edit of %r failed: %s", task.sample_id, _describe(result))
+            previous = store.read_edit(task.key)
+            store.write_edit_failure(
+                task.key,
+                {
+                    **record,
+                    "status": EDIT_ERROR,
+                    "error": _describe(result),
+                    "attempts": _attempts(previous),
+                },
+            )
+        else:
+            store.write_edit(task.key, result, record)
+    return failed
 
 
 def _score(
     judge: Judge, batch: Sequence[JudgeTask], prepared: Any, store: Store, spec: WorkerSpec
-) -> None:
-    started = time.perf_counter()
-    verdicts = judge.score([task.request for task in batch], prepared)
-    seconds = (time.perf_counter() - started) / len(batch)
-    for task, verdict in zip(batch, verdicts, strict=True):
+) -> list[str]:
+    """Judge and store ``batch``; returns the keys of the judgements that failed on their
+    sample (judge_error)."""
+
+    def judged(requests: list[JudgeRequest]) -> list[Judgement]:
+        if len(requests) == len(batch):  # the whole batch: what was prepared ahead, if it was
+            if isinstance(prepared, _Failed):
+                raise prepared.error
+            return judge.score(requests, prepared)
+        return judge.score(requests)
+
+    failed = []
+    for task, verdict, seconds in _each(judged, [task.request for task in batch], batch):
+        attempts = None
+        if isinstance(verdict, Exception):
+            failed.append(task.key)
+            log.warning("judging %r failed: %s", task.sample_id, _describe(verdict))
+            attempts = _attempts(store.read_judgement(task.key))
+            verdict = Judgement(JUDGE_ERROR, "", error=_describe(verdict))
         store.write_judgement(
             task.key,
             {
@@ -230,9 +357,76 @@ def _score(
                 "edit_key": task.edit_key,
                 "judge": judge.fingerprint(),
                 "prompt_sha256": task.prompt_sha256,
-                **asdict(verdict),
+                **asdict(_storable(verdict)),
+                **({"attempts": attempts} if attempts else {}),
                 "device": ",".join(spec.devices),
                 "seconds": round(seconds, 4),
                 "created": _now(),
             },
         )
+    return failed
+
+
+def _each(run: Any, requests: list[Any], tasks: Sequence[Any]) -> Iterator[tuple[Any, Any, float]]:
+    """Each task with its result from ``run(requests)`` and the seconds it took; where ``run``
+    raises for a sample's reason, each request is run again alone, so that only the ones that
+    fail alone get their exception as the result."""
+    started = time.perf_counter()
+    try:
+        results = run(requests)
+    except Exception as error:
+        if _stops_the_worker(error):
+            raise
+        if len(requests) == 1:
+            yield tasks[0], error, time.perf_counter() - started
+            return
+        log.warning("a batch of %d failed (%s); each alone", len(requests), _describe(error))
+        for task, request in zip(tasks, requests, strict=True):
+            yield from _each(run, [request], [task])
+        return
+    seconds = (time.perf_counter() - started) / len(requests)
+    for task, result in zip(tasks, results, strict=True):
+        yield task, result, seconds
+
+
+def _storable(verdict: Judgement) -> Judgement:
+    """``verdict`` as it may be stored. A reply longer than any judge writes comes from a broken
+    server or model: kept cut, as its own status, and not read. A score that is not a finite
+    number is the judge's failure on this sample, not a score."""
+    reply = verdict.reply or ""
+    if len(reply) > MAX_REPLY_CHARS:
+        return Judgement(
+            REPLY_TOO_LONG,
+            reply[:MAX_REPLY_CHARS],
+            error=(
+                f"the reply has {len(reply):,} characters, over the {MAX_REPLY_CHARS:,} kept; "
+                "it is cut there and not read"
+            ),
+        )
+    numbers = [
+        verdict.score,
+        verdict.entropy,
+        verdict.spread,
+        *(verdict.criteria or {}).values(),
+        *(verdict.distribution or ()),
+        *(verdict.samples or ()),
+    ]
+    if not all(math.isfinite(value) for value in numbers if value is not None):
+        return Judgement(
+            JUDGE_ERROR,
+            reply,
+            error=f"the judge gave a number that is not finite (score {verdict.score})",
+        )
+    return verdict
+
+
+def _with_edits(batch: Sequence[JudgeTask], store: Store) -> tuple[list[JudgeTask], list[str]]:
+    """The tasks of ``batch`` whose edit is stored whole, and the keys of the others."""
+    ready, skipped = [], []
+    for task in batch:
+        edit = store.read_edit(task.edit_key)
+        if edit is not None and edit["status"] == OK:
+            ready.append(task)
+        else:
+            skipped.append(task.key)
+    return ready, skipped

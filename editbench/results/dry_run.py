@@ -22,9 +22,12 @@ _TEMPLATES = jinja2.Environment(
 )
 
 
-def write_dry_run(output_dir: Path, plan: Plan, store: Store) -> dict[str, Any]:
-    """Write ``judge_requests.jsonl`` and ``judge_requests.html``; returns what the run would do."""
-    edits, judgements = pending(plan, store)
+def write_dry_run(
+    output_dir: Path, plan: Plan, store: Store, max_attempts: int = 1
+) -> dict[str, Any]:
+    """Write ``judge_requests.jsonl`` and ``judge_requests.html``; returns what the run would do
+    (``max_attempts``: as ``store.max_attempts``, how often a failed sample is tried)."""
+    edits, judgements = pending(plan, store, max_attempts)
     edits_to_do = {task.key for task in edits}
     judgements_to_do = {task.key for task in judgements}
     entries = []

@@ -6,7 +6,9 @@ and overall, a table of the criteria (VIEScore's SC and PQ and their parts, ...)
 the category figures with their intervals, a section per subset the benchmark publishes, and a
 gallery of every sample (inputs | edit and reference | score | status | judge reply, each judge
 call's verdict where the protocol makes several) that the page's own script filters by category
-and status and sorts by score or id.
+and status and sorts by score or id. A reply or an error is shown up to a few thousand
+characters, with how many more samples.jsonl holds: a runaway judge must not make a page that
+no browser opens.
 
 Every row is rendered here, server-side; the script only toggles ``hidden`` and reorders
 nodes, and rows off screen are neither laid out nor painted (CSS ``content-visibility``), so a
@@ -31,7 +33,7 @@ from urllib.parse import quote
 import jinja2
 from PIL import Image
 
-from editbench.records import OK
+from editbench.records import EDIT_ERROR, OK
 from editbench.results.chart import (
     chart_figures,
     finite,
@@ -53,6 +55,13 @@ GALLERY_THUMBNAIL_SIZE = 192
 EMBED_MAX_BYTES = 24 * 1024
 EMBED_MAX_SIDE = 1024
 _BROWSER_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+# A judge reply is shown up to this many characters: whole at the reply budgets the presets use
+# (512 tokens by default, KRIS-Bench's published 1000: some 2,000 and 4,000 characters), while
+# a thousand runaway replies, cut here, add at most a few megabytes to the page. The rest
+# stays in samples.jsonl.
+REPLY_EXCERPT_CHARS = 5_000
+# An error is a sentence; one longer than this carries a dump (a server's whole error page).
+ERROR_EXCERPT_CHARS = 1_000
 
 # Chart geometry, in SVG user units: a label column, the score axis, then a value column.
 _LABEL_WIDTH = 180
@@ -86,6 +95,7 @@ class Picture:
 
 
 _NO_EDIT = Picture(src=None, link=None, size=None, note="no edit")
+_EDIT_FAILED = Picture(src=None, link=None, size=None, note="edit failed: no image")
 _NO_IMAGE = Picture(src=None, link=None, size=None, note="no image")
 
 
@@ -151,8 +161,24 @@ def _inputs(row: Mapping[str, Any]) -> list[str | None]:
 
 
 def _row_images(row: Mapping[str, Any]) -> list[str | None]:
-    """Every image a row names: its inputs, its edit and its reference."""
-    return [*_inputs(row), row.get("edited_image"), row.get("reference_image")]
+    """Every image a row shows: its inputs, its edit and its reference. A failed edit has no
+    image, whatever path the row names (a damaged file would embed as a broken image)."""
+    edited = None if row["status"] == EDIT_ERROR else row.get("edited_image")
+    return [*_inputs(row), edited, row.get("reference_image")]
+
+
+def _edit_picture(row: Mapping[str, Any], pictures: Mapping[str, Picture]) -> Picture:
+    if row["status"] == EDIT_ERROR:
+        return _EDIT_FAILED
+    return pictures[row["edited_image"]] if row.get("edited_image") else _NO_EDIT
+
+
+def excerpt(text: str | None, limit: int) -> str | None:
+    """``text`` cut to its first ``limit`` characters, followed by a line saying how many more
+    samples.jsonl holds; a shorter text, or None, as it is."""
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n… {len(text) - limit:,} more characters in samples.jsonl"
 
 
 def _sample(row: Mapping[str, Any], pictures: Mapping[str, Picture]) -> dict[str, Any]:
@@ -172,14 +198,14 @@ def _sample(row: Mapping[str, Any], pictures: Mapping[str, Picture]) -> dict[str
         "instruction": row["instruction"],
         "status": row["status"],
         "score": finite(row["score"]),
-        "reply": row.get("reply"),
-        "error": row.get("error"),
+        "reply": excerpt(row.get("reply"), REPLY_EXCERPT_CHARS),
+        "error": excerpt(row.get("error"), ERROR_EXCERPT_CHARS),
         "entropy": finite(row.get("entropy")),
         "criteria": criteria,
         "judge_samples": [finite(value) for value in row.get("samples") or []],
         "spread": finite(row.get("spread")),
         "inputs": [pictures[image] if image else _NO_IMAGE for image in _inputs(row)],
-        "edit": pictures[row["edited_image"]] if row.get("edited_image") else _NO_EDIT,
+        "edit": _edit_picture(row, pictures),
         "reference": pictures[row["reference_image"]] if row.get("reference_image") else None,
         # A protocol of several judge calls: each call's own verdict.
         "calls": [
@@ -188,8 +214,8 @@ def _sample(row: Mapping[str, Any], pictures: Mapping[str, Picture]) -> dict[str
                 "status": call.get("status"),
                 "score": finite(call.get("score")),
                 "criteria": _finite_values(call.get("criteria")),
-                "reply": call.get("reply"),
-                "error": call.get("error"),
+                "reply": excerpt(call.get("reply"), REPLY_EXCERPT_CHARS),
+                "error": excerpt(call.get("error"), ERROR_EXCERPT_CHARS),
             }
             for name, call in calls.items()
         ],

@@ -3,7 +3,7 @@ run's name, tags and details for the report."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from editbench.launch.pool import PhaseStats
 from editbench.plan import Plan
 from editbench.protocols.spec import Protocol
 from editbench.protocols.verdict import sample_verdict
+from editbench.records import API_ERROR, EDIT_ERROR, OK, RETRIED_STATUSES
 from editbench.results.tracking import metric_name
 from editbench.store import Store
 
@@ -28,6 +29,12 @@ def collect_rows(plan: Plan, store: Store, protocol: Protocol) -> list[dict[str,
         edited = store.read_edit(edit.key)
         tasks = judgements[sample.id]
         records = {task.call: store.read_judgement(task.key) for task in tasks}
+        verdict = sample_verdict(protocol, sample, records)
+        if edited is not None and edited["status"] == EDIT_ERROR:
+            # No edit, nothing judged: judgements kept from an earlier edit of the key do not
+            # count.
+            verdict.update(status=EDIT_ERROR, score=None, criteria=None, error=edited["error"])
+            verdict.pop("pooled", None)
         rows.append(
             {
                 "id": sample.id,
@@ -45,8 +52,12 @@ def collect_rows(plan: Plan, store: Store, protocol: Protocol) -> list[dict[str,
                     if sample.reference_text is not None
                     else {}
                 ),
-                "edited_image": str(store.edit_image_path(edit.key)) if edited else None,
-                **sample_verdict(protocol, sample, records),
+                "edited_image": (
+                    str(store.edit_image_path(edit.key))
+                    if edited is not None and edited["status"] == OK
+                    else None
+                ),
+                **verdict,
                 "seed": edit.request.seed,
                 "edit_key": edit.key,
                 "judgement_key": tasks[0].key if len(tasks) == 1 else None,
@@ -55,6 +66,43 @@ def collect_rows(plan: Plan, store: Store, protocol: Protocol) -> list[dict[str,
             }
         )
     return rows
+
+
+def coverage_problem(
+    rows: Sequence[Mapping[str, Any]], results: Mapping[str, Any], min_coverage: float
+) -> str | None:
+    """Why the run is not a result, or None: it judged no sample, or a share of them under
+    ``min_coverage``. Counts the failures by status with the first error of each, and says
+    which a re-run tries again."""
+    overall = results["overall"]
+    n, judged = overall["n"], overall["judged"]
+    if n and judged and judged / n >= min_coverage:
+        return None
+    failures: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if row["status"] != OK:
+            failures.setdefault(row["status"], []).append(row)
+    lines = [
+        f"judged {judged} of {n} samples ({judged / n:.1%}), under min_coverage={min_coverage}"
+        if judged
+        else f"judged none of the {n} samples"
+    ]
+    for status, failed in sorted(failures.items(), key=lambda item: -len(item[1])):
+        first = failed[0]
+        lines.append(
+            f"  {len(failed)} {status}, e.g. {first['id']!r}: {_shorter(first.get('error'))}"
+        )
+    if API_ERROR in failures or set(failures) & set(RETRIED_STATUSES):
+        lines.append(
+            "Re-run the same command to try api_error again (and edit_error, judge_error up to "
+            "store.max_attempts); everything judged is kept in the store."
+        )
+    return "\n".join(lines)
+
+
+def _shorter(text: str | None, limit: int = 300) -> str:
+    text = " ".join((text or "no error recorded").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def metrics(results: Mapping[str, Any]) -> dict[str, float]:

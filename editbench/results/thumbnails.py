@@ -8,6 +8,8 @@ import logging
 
 from PIL import Image
 
+from editbench.images import to_rgb
+
 log = logging.getLogger(__name__)
 
 # Longest side, in pixels, of a thumbnail on the pages that show few images large: the dry-run
@@ -23,7 +25,7 @@ def thumbnail_data_uri(path: str, size: int = PAGE_THUMBNAIL_SIZE) -> str | None
         with Image.open(path) as image:
             # A JPEG is decoded at 1/2..1/8 scale straight away, much faster than in full.
             image.draft("RGB", (size, size))
-            thumbnail = image.convert("RGB")
+            thumbnail = to_rgb(image)
     except OSError as error:
         log.warning("cannot read image %s: %s", path, error)
         return None

@@ -1,5 +1,5 @@
 """Which of a dataset's samples a run takes, and the checks every source shares: unique ids,
-known categories and fields in the filters, and images that decode."""
+known categories and fields in the filters, and images that decode at a size models take."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from editbench.records import Sample
 from editbench.sources.fields import Entry
-from editbench.sources.images import decode_problem
+from editbench.sources.images import decode_problems
 from editbench.sources.problems import Problems
 
 # A filter: each field's value must equal the given value, or be one of the given list.
@@ -33,7 +33,8 @@ def select(
     ``shard="i/N"`` then keeps part ``i`` of ``N``, chosen by a hash of each id, so the N
     shards partition the selection whatever the order (a shard may be empty). ``subsets`` are
     the filters the results are also reported under; each must name fields the samples have.
-    Ids must be unique over all entries; the images of the selected samples are decoded whole.
+    Ids must be unique over all entries; the images of the selected samples are decoded whole
+    and their sizes checked (:func:`~editbench.sources.images.decode_problem`).
     """
     _check_unique_ids(entries, problems)
     wanted = _categories(categories, entries, problems)
@@ -52,9 +53,10 @@ def select(
         if (wanted is None or entry.sample.category in wanted)
         and (where is None or matches(entry.sample, where))
     ][:limit]
+    decoded = decode_problems(path for entry in selected for path in entry.image_names)
     for entry in selected:
         for path, name in entry.image_names.items():
-            problem = decode_problem(path)
+            problem = decoded[path]
             if problem:
                 problems.add(f"{name} {problem}", entry.where)
     if not problems and not selected:

@@ -83,10 +83,18 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(command=_list)
 
     checking = commands.add_parser(
-        "verify", parents=[root], help="find broken entries and leftover temporary files"
+        "verify",
+        parents=[root],
+        help="find damaged records, images a run would trip on, and leftover temporary files",
+        description="Check every record as a run reads it (a damaged one is named with what is "
+        "wrong), every edit's image (there, matching its hash, decoding whole, of a size a judge "
+        "takes), images without a record and temporary files. Exit code 1 when any is found.",
     )
     checking.add_argument(
-        "--delete", action="store_true", help="remove what is broken, so the next run redoes it"
+        "--delete",
+        action="store_true",
+        help="remove the files of every problem found (a damaged record with its image, a stray "
+        "image, a temporary file), so that the next run redoes that work",
     )
     checking.set_defaults(command=_verify)
 

@@ -8,16 +8,20 @@ a crash's leftover temporary file or an image without its record.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from PIL import Image
+
 from editbench.errors import EditbenchError
-from editbench.records import JUDGE_STATUSES, OK
-from editbench.store import Store, content_hash, file_sha256
+from editbench.images import size_problem
+from editbench.records import EDIT_ERROR
+from editbench.sources.images import decode_problem
+from editbench.store import Store, content_hash, stored_image_problem
+from editbench.store.schema import RecordKind, parse_record
 
 Kind = Literal["editor", "judge"]
 
@@ -55,6 +59,7 @@ class Entry:
     record: dict[str, Any] | None  # None when the record is not a JSON object
     files: tuple[Path, ...]  # the entry's files that exist: record, then an edit's image
     bytes: int  # their total size when read
+    problem: str | None = None  # what the store's schema finds wrong with the record
 
 
 def edit_entries(root: Path) -> Iterator[Entry]:
@@ -62,26 +67,27 @@ def edit_entries(root: Path) -> Iterator[Entry]:
     for record_path in sorted((root / "edits").glob("*/*.json")):
         image = record_path.with_suffix(".png")
         files = (record_path, image) if image.is_file() else (record_path,)
-        yield _entry(files)
+        yield _entry(files, "edit")
 
 
 def judgement_entries(root: Path) -> Iterator[Entry]:
     """Every judgement under store root ``root``, in key order."""
     for record_path in sorted((root / "judgements").glob("*/*.json")):
-        yield _entry((record_path,))
+        yield _entry((record_path,), "judgement")
 
 
-def _entry(files: tuple[Path, ...]) -> Entry:
+def _entry(files: tuple[Path, ...], kind: RecordKind) -> Entry:
     record_path = files[0]
     try:
-        record = json.loads(record_path.read_bytes())
-    except ValueError:  # not JSON, or not UTF-8
-        record = None
+        record, problem = parse_record(record_path.read_bytes(), kind, record_path.stem)
+    except OSError as error:  # a folder named like a record, a file without permission
+        record, problem = None, f"record cannot be read ({type(error).__name__}: {error})"
     return Entry(
         record_path.stem,
-        record if isinstance(record, dict) else None,
+        record,
         files,
         sum(path.stat().st_size for path in files),
+        problem,
     )
 
 
@@ -261,19 +267,24 @@ class Verification:
 
 
 def verify(store: Store) -> Verification:
-    """Check every edit (record, key, fingerprint, image and its hash), every image without a
-    record, every judgement (record, key, fingerprint, status, score exactly when ok) and every
-    temporary file left by an interrupted write."""
+    """Check every edit (its record against the store's schema, as a run reads it; its
+    fingerprint; its image: there, matching its hash, decoding whole, of a size a judge takes),
+    every image without a record, every judgement (schema and fingerprint) and every temporary
+    file left by an interrupted write."""
     edits = list(edit_entries(store.root))
     judgements = list(judgement_entries(store.root))
     problems = [
-        *(Problem(e.files[0], reason, e.files) for e in edits if (reason := _edit_problem(e))),
+        *(problem for entry in edits if (problem := _edit_problem(entry))),
         *(
             Problem(image, "image without a record: its edit never finished", (image,))
             for image in sorted((store.root / "edits").glob("*/*.png"))
             if not image.with_suffix(".json").is_file()
         ),
-        *(Problem(j.files[0], r, j.files) for j in judgements if (r := _judgement_problem(j))),
+        *(
+            Problem(j.files[0], reason, j.files)
+            for j in judgements
+            if (reason := _record_problem(j, "judge"))
+        ),
         *(
             Problem(path, "temporary file left by an interrupted write", (path,))
             for folder in ("edits", "judgements")
@@ -284,37 +295,36 @@ def verify(store: Store) -> Verification:
 
 
 def _record_problem(entry: Entry, kind: Kind) -> str | None:
-    if entry.record is None:
-        return "record is not a JSON object (torn or changed by hand)"
-    if entry.record.get("key") != entry.key:
-        return f"record's key {entry.record.get('key')!r} differs from its file name"
+    if entry.problem:
+        return entry.problem
+    # A run reads records without it (their key covers it), but list and prune group by it.
     if not isinstance(entry.record.get(kind), dict):
         return f"record has no {kind} fingerprint"
     return None
 
 
-def _edit_problem(entry: Entry) -> str | None:
-    if problem := _record_problem(entry, "editor"):
-        return problem
-    if len(entry.files) < 2:
-        return "image is missing"
-    if file_sha256(entry.files[1]) != entry.record.get("image_sha256"):
-        return "image does not match the record's image_sha256 (torn or changed)"
+def _edit_problem(entry: Entry) -> Problem | None:
+    record_path, files = entry.files[0], entry.files
+    if reason := _record_problem(entry, "editor"):
+        return Problem(record_path, reason, files)
+    if entry.record.get("status") == EDIT_ERROR:
+        if len(files) > 1:  # the failure stands; only the image goes
+            return Problem(files[1], "image beside the record of a failed edit", files[1:])
+        return None
+    if reason := stored_image_problem(record_path.with_suffix(".png"), entry.record):
+        return Problem(record_path, reason, files)
+    if reason := _image_problem(files[1]):
+        return Problem(record_path, f"image {reason}", files)
     return None
 
 
-def _judgement_problem(entry: Entry) -> str | None:
-    if problem := _record_problem(entry, "judge"):
+def _image_problem(path: Path) -> str | None:
+    """Why a stored edit's image would stop a run that judges it: it does not decode whole
+    (damaged pixel data can hide behind valid checksums), or no judge takes its size."""
+    if problem := decode_problem(path):
         return problem
-    status, score = entry.record.get("status"), entry.record.get("score")
-    if status not in JUDGE_STATUSES:
-        return f"status {status!r} is not one of {', '.join(JUDGE_STATUSES)}"
-    has_score = isinstance(score, (int, float)) and not isinstance(score, bool)
-    if status == OK and not has_score:
-        return f"status is 'ok' but score is {score!r}; expected a number"
-    if status != OK and score is not None:
-        return f"status is {status!r} but it has a score ({score!r}); only 'ok' has one"
-    return None
+    with Image.open(path) as image:
+        return size_problem(*image.size)
 
 
 # --- prune -----------------------------------------------------------------------------------

@@ -9,10 +9,11 @@ they exist to exercise the real code path.
 from __future__ import annotations
 
 import importlib
-import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from editbench.cache import cache_dir
 
 # name -> "module:function" that writes a from_pretrained-loadable folder at a given path.
 BUILDERS = {
@@ -34,8 +35,7 @@ VERSION = 1
 
 def cache_root() -> Path:
     """Where tiny models are kept: ``$EDITBENCH_CACHE/tiny`` or ``~/.cache/editbench/tiny``."""
-    base = os.environ.get("EDITBENCH_CACHE") or Path.home() / ".cache" / "editbench"
-    return Path(base) / "tiny"
+    return cache_dir("tiny")
 
 
 def ensure_tiny_model(name: str) -> str:

@@ -1,0 +1,195 @@
+"""A comparison as tables of formatted cells: aligned plain text for the terminal, and a
+Markdown document. Every cell goes through one escaping function per output
+(:mod:`editbench.compare.escaping`), since names, ids and errors come from the runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from editbench.compare.escaping import markdown_text, terminal_text
+from editbench.records import OK
+from editbench.results.chart import finite, finite_interval
+
+# What each overall rule is called in the outputs.
+OVERALL_RULES = {
+    "mean_of_categories": "the mean of the categories' differences",
+    "sample_mean": "the difference of the means over the shared samples",
+    "pooled": "the difference of the pooled means over the shared samples",
+}
+
+
+def named_stats(comparison: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The statistics of every category, then of overall, with their names (a list: a
+    category may be called "overall" too)."""
+    return [*comparison["categories"].items(), ("overall", comparison["overall"])]
+
+
+# Every formatter shows a dash for a missing value, and for a NaN or an infinity alike.
+def format_number(value: float | None) -> str:
+    return "–" if finite(value) is None else f"{value:.2f}"
+
+
+def format_signed(value: float | None) -> str:
+    return "–" if finite(value) is None else f"{value:+.2f}"
+
+
+def format_ci(ci95: Sequence[float] | None) -> str:
+    ci95 = finite_interval(ci95)
+    return "–" if ci95 is None else f"[{ci95[0]:+.2f}, {ci95[1]:+.2f}]"
+
+
+def format_p(value: float | None) -> str:
+    # The bootstrap cannot tell p values below about 2 / n_bootstrap apart.
+    if finite(value) is None:
+        return "–"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+@dataclass(frozen=True)
+class _Table:
+    """One table of a comparison, as formatted cells, for the terminal and for markdown."""
+
+    title: str
+    header: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    text_columns: int  # the leading columns hold names, left-aligned; the rest hold numbers
+    note: str = ""  # shown under the table
+
+
+_HEADER = ("shared", "only A", "only B", "A", "B", "B - A", "95% CI", "p")
+
+
+def _cells(stats: Mapping[str, Any]) -> tuple[str, ...]:
+    """The counts, means, difference, interval and p-value of one row, formatted."""
+    counts = (str(stats["n_shared"]), str(stats["only_a"]), str(stats["only_b"]))
+    means = (
+        format_number(stats["mean_a"]),
+        format_number(stats["mean_b"]),
+        format_signed(stats["mean_diff"]),
+    )
+    return (*counts, *means, format_ci(stats["ci95"]), format_p(stats["p_value"]))
+
+
+def _tables(comparison: Mapping[str, Any]) -> list[_Table]:
+    """The summary, one row per category and one for overall; then, where the runs have
+    them, each criterion's overall difference and each subset's; then the top movers; then
+    the samples left out."""
+    headline = comparison.get("headline", "mean_of_categories")
+    figure = "pooled scores" if headline == "pooled" else "mean scores"
+    summary = [(name, *_cells(stats)) for name, stats in named_stats(comparison)]
+    protocol = comparison.get("protocol")
+    note = (
+        f"{f'Protocol {protocol}. ' if protocol else ''}Over the samples judged ok by both runs; "
+        f"95% paired bootstrap intervals ({comparison['n_bootstrap']} resamples, seed "
+        f"{comparison['seed']}). Overall is {OVERALL_RULES[headline]}."
+    )
+    tables = [_Table(f"Difference of {figure}, B - A", ("category", *_HEADER), summary, 1, note)]
+    criteria = comparison.get("criteria") or {}
+    if criteria:
+        rows = [(name, *_cells(stats["overall"])) for name, stats in criteria.items()]
+        note = "Each criterion overall: the mean of its categories' differences."
+        tables.append(_Table("Criteria, B - A", ("criterion", *_HEADER), rows, 1, note))
+    subsets = comparison.get("subsets") or {}
+    if subsets:
+        rows = [(name, *_cells(stats["overall"])) for name, stats in subsets.items()]
+        note = f"Each subset over its own samples; overall is {OVERALL_RULES[headline]}."
+        tables.append(_Table("Subsets, B - A", ("subset", *_HEADER), rows, 1, note))
+    if comparison["top_movers"]:
+        movers = [
+            (
+                m["id"],
+                m["category"],
+                format_number(m["score_a"]),
+                format_number(m["score_b"]),
+                format_signed(m["diff"]),
+            )
+            for m in comparison["top_movers"]
+        ]
+        header = ("sample", "category", "A", "B", "B - A")
+        tables.append(_Table("Samples that moved most", header, movers, 2))
+    return tables + _left_out(comparison)
+
+
+def _left_out(comparison: Mapping[str, Any]) -> list[_Table]:
+    """How many samples of each run failed, by status, and the samples judged ok by one run
+    only, with the other's status and error."""
+    tables = []
+    failures = comparison.get("failures") or {}
+    if failures:
+        rows = [(status, str(n["a"]), str(n["b"])) for status, n in failures.items()]
+        note = "Never compared: a failure is a status, never a number."
+        tables.append(_Table("Samples not judged ok", ("status", "A", "B"), rows, 1, note))
+    one_run = comparison.get("judged_by_one_run") or {"count": 0, "samples": []}
+    if one_run["samples"]:
+        rows = [
+            (
+                s["id"],
+                s["category"],
+                s["status_a"] or "not in run",
+                s["status_b"] or "not in run",
+                (s["error_a"] if s["status_a"] != OK else s["error_b"]) or "",
+            )
+            for s in one_run["samples"]
+        ]
+        shown = len(one_run["samples"])
+        note = f"{one_run['count']} in all" + (
+            f"; the first {shown} by id." if shown < one_run["count"] else "."
+        )
+        header = ("sample", "category", "A", "B", "error")
+        tables.append(_Table("Samples judged ok by one run only", header, rows, 5, note))
+    return tables
+
+
+def _escaped(table: _Table, escape: Callable[[str], str]) -> _Table:
+    """``table`` with ``escape`` applied to every cell and to its note."""
+    return _Table(
+        table.title,
+        tuple(map(escape, table.header)),
+        [tuple(map(escape, row)) for row in table.rows],
+        table.text_columns,
+        escape(table.note),
+    )
+
+
+def format_table(comparison: Mapping[str, Any]) -> str:
+    """The comparison's tables as aligned plain text, for the terminal."""
+    lines: list[str] = []
+    for table in _tables(comparison):
+        table = _escaped(table, terminal_text)
+        lines += [f"{table.title}:", *_aligned(table)]
+        lines += [table.note, ""] if table.note else [""]
+    return "\n".join(lines).rstrip()
+
+
+def _aligned(table: _Table) -> list[str]:
+    """The header, a rule and the rows of ``table``, each column padded to its widest cell."""
+    widths = [
+        max(len(row[i]) for row in (table.header, *table.rows)) for i, _ in enumerate(table.header)
+    ]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = (
+            cell.ljust(width) if i < table.text_columns else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        return "  ".join(cells).rstrip()
+
+    return [line(table.header), "  ".join("-" * width for width in widths), *map(line, table.rows)]
+
+
+def format_markdown(comparison: Mapping[str, Any], run_a: str, run_b: str) -> str:
+    """The comparison's tables as a Markdown document."""
+    lines = ["# Comparison", "", f"- A: {markdown_text(run_a)}", f"- B: {markdown_text(run_b)}"]
+    for table in _tables(comparison):
+        table = _escaped(table, markdown_text)
+        alignment = tuple(
+            ":--" if i < table.text_columns else "--:" for i in range(len(table.header))
+        )
+        lines += ["", f"## {table.title}", ""]
+        for row in (table.header, alignment, *table.rows):
+            lines.append("| " + " | ".join(row) + " |")
+        if table.note:
+            lines += ["", table.note]
+    return "\n".join(lines) + "\n"
