@@ -19,7 +19,8 @@ requests (1024² images, ~400 prompt tokens, the same batch size):
 
 The batch size is the judge's own (``--batch-size auto``: from free memory, as in a run).
 A judge request shows two images (source and edit), so each judged edit is 2048 visual tokens
-plus the text. The processor has the checkpoints' image settings and the tiny offline tokenizer.
+plus the text. The processor has the checkpoints' image settings and the offline Qwen tokenizer
+(:mod:`editbench.tiny.tokenizer`: the prompt's tokens as Qwen's).
 
     python -m benchmarks.judge_full_size --out $OUT            # H100: both models
     python -m benchmarks.judge_full_size --tiny                 # CPU: same path, tiny configs
@@ -81,9 +82,10 @@ def make_requests(count: int, side: int, text_tokens: int, tokenizer: Any, folde
         )
         return len(tokenizer(text, add_special_tokens=False)["input_ids"]) - 2
 
-    # The tiny tokenizer spells text byte by byte: cut the prompt, not the token count, to size.
+    # The offline tokenizer counts the prompt's tokens as Qwen's does: cut it by tokens.
     full = prompt["system_prompt"] + "\n" + prompt["user_prompt_template"]
-    system = full[: max(1, text_tokens - length(render("", 0)))]
+    ids = tokenizer(full, add_special_tokens=False)["input_ids"]
+    system = tokenizer.decode(ids[: max(1, text_tokens - length(render("", 0)))])
     return [render(system, i) for i in range(count)]
 
 
@@ -150,6 +152,11 @@ def bench_model(name: str, args: argparse.Namespace, env: dict[str, Any]) -> dic
     log.info(
         "%s: batch size %d (%s), fitted in %.1f s", name, batch, args.batch_size, result["fit_s"]
     )
+    # A second run's worker: the size fitted above is remembered (editbench.judges.batch_memory).
+    started = time.perf_counter()
+    judge.fit_batch_size(requests[: judge.batch_size])
+    result["refit_s"] = time.perf_counter() - started
+    result["refit_batch_size"] = judge.batch_size
     batches = [requests[i * batch : (i + 1) * batch] for i in range(args.repeats + 1)]
 
     log.info("%s: bare forward, batch %d", name, batch)
@@ -168,16 +175,19 @@ def bench_model(name: str, args: argparse.Namespace, env: dict[str, Any]) -> dic
         bare_digits = logits.float()[:, env["digits"]].softmax(-1).cpu()
         del inputs, logits
 
-        log.info("%s: bare forward, one image per request", name)
-        inputs = processor_inputs(judge._processor, [one_image(r) for r in batches[0]], device)
-        result["bare_1img_s"], _ = timed(partial(last_logits, model, inputs), args.repeats, device)
-        result["tokens_per_request_1img"] = inputs["input_ids"].shape[1]
-        del inputs
+        if not args.lean:
+            log.info("%s: bare forward, one image per request", name)
+            inputs = processor_inputs(judge._processor, [one_image(r) for r in batches[0]], device)
+            result["bare_1img_s"], _ = timed(
+                partial(last_logits, model, inputs), args.repeats, device
+            )
+            result["tokens_per_request_1img"] = inputs["input_ids"].shape[1]
+            del inputs
     release(device)
 
     warm_up = judge.score(batches[0])  # the bare forward's rows
     judgements = {}
-    for variant, processes, pin in VARIANTS:
+    for variant, processes, pin in [v for v in VARIANTS if v[0] in args.preparations]:
         log.info("%s: editbench, %s", name, variant)
         judge._prepare_processes, qwen3_vl.PIN_PREPARED = processes, pin
         if processes:
@@ -190,14 +200,22 @@ def bench_model(name: str, args: argparse.Namespace, env: dict[str, Any]) -> dic
         sync(device)
         result[f"{variant}_s"] = (time.perf_counter() - start) / args.repeats
 
-    log.info("%s: editbench, serial (no prefetch)", name)
-    start = time.perf_counter()
-    serial = [j for requests_ in batches[1:] for j in judge.score(requests_)]
-    sync(device)
-    result["serial_s"] = (time.perf_counter() - start) / args.repeats
-    best = max((v for v, _, _ in VARIANTS), key=lambda v: -result[f"{v}_s"])
+    serial = []
+    if not args.lean:
+        log.info("%s: editbench, serial (no prefetch)", name)
+        start = time.perf_counter()
+        serial = [j for requests_ in batches[1:] for j in judge.score(requests_)]
+        sync(device)
+        result["serial_s"] = (time.perf_counter() - start) / args.repeats
+    best = min(args.preparations, key=lambda v: result[f"{v}_s"])
     result["editbench_variant"], result["editbench_s"] = best, result[f"{best}_s"]
     judgements = judgements[best]
+
+    result["batch_size_after"] = judge.batch_size  # lower if a batch ran out of memory
+    log.info("%s so far: %s", name, json.dumps(result))  # kept should compiling run out of time
+    if args.compile:
+        result.update(compiled(judge, batches, warm_up, device, args.repeats))
+        judgements += result.pop("judgements")
 
     bad = [j for j in judgements + serial if j.status != OK or j.score is None]
     if bad:
@@ -207,13 +225,49 @@ def bench_model(name: str, args: argparse.Namespace, env: dict[str, Any]) -> dic
     first_one = ours[:, 1] + ours[:, 10]
     theirs = torch.cat([ours[:, :1], first_one[:, None], ours[:, 2:10]], dim=1)
     result["max_abs_diff_digit_probs"] = float((theirs - bare_digits).abs().max())
-    for key in ("bare", "bare_1img", "editbench", "serial", *(v for v, _, _ in VARIANTS)):
-        result[f"{key}_img_per_s"] = batch / result[f"{key}_s"]
+    for key in ("bare", "bare_1img", "editbench", "serial", *args.preparations):
+        if f"{key}_s" in result:
+            result[f"{key}_img_per_s"] = batch / result[f"{key}_s"]
     result["ratio"] = result["editbench_img_per_s"] / result["bare_img_per_s"]
-    result["serial_ratio"] = result["serial_img_per_s"] / result["bare_img_per_s"]
+    if args.compile:
+        result["compiled_img_per_s"] = batch / result["compiled_s"]
+        result["compiled_ratio"] = result["compiled_img_per_s"] / result["bare_img_per_s"]
+    if "serial_s" in result:
+        result["serial_ratio"] = result["serial_img_per_s"] / result["bare_img_per_s"]
     if torch.device(device).type == "cuda":
         result["peak_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
     return result
+
+
+def compiled(
+    judge: Any, batches: list[list[JudgeRequest]], eager: list[Any], device: str, repeats: int
+) -> dict[str, Any]:
+    """The judge with ``compile=true`` (its blocks compiled in place, dynamic shapes): the
+    first batches' compile time, then editbench's scoring as above, and how far its digit
+    probabilities are from the eager judge's on the same rows."""
+    log.info("compiling the judge's blocks (%s)", qwen3_vl.COMPILE_MODE)
+    qwen3_vl.compile_blocks(judge._model)
+    judge.compile = True
+    judge._prepare_processes, qwen3_vl.PIN_PREPARED = 1, True
+    started = time.perf_counter()
+    first = judge.score(batches[0])
+    # A batch of another size and length: dynamic shapes must not compile again.
+    judge.score(batches[1][: max(1, len(batches[1]) - 3)])
+    sync(device)
+    compile_s = time.perf_counter() - started
+    start = time.perf_counter()
+    judgements = []
+    for requests_, prepared in prefetched(batches[1:], judge.prepare):
+        judgements += judge.score(requests_, prepared)
+    sync(device)
+    ours = torch.tensor([j.distribution for j in first])
+    reference = torch.tensor([j.distribution for j in eager])
+    return {
+        "compile_s": compile_s,
+        "compiled_s": (time.perf_counter() - start) / repeats,
+        "compiled_max_abs_diff_probs": float((ours - reference).abs().max()),
+        "judgements": judgements,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -227,10 +281,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=None, help="timed batches: 3; 1 tiny")
     parser.add_argument("--image-side", type=int, default=None, help="1024; 256 with --tiny")
     parser.add_argument("--text-tokens", type=int, default=400)
+    parser.add_argument(
+        "--compile", action="store_true", help="also time the judge with compile=true"
+    )
+    parser.add_argument(
+        "--lean", action="store_true", help="skip the 1-image bare forward and the serial path"
+    )
+    parser.add_argument(
+        "--compile-mode", default=None, help="torch.compile mode for --compile (the judge's own)"
+    )
+    parser.add_argument(
+        "--preparations",
+        nargs="+",
+        default=[name for name, _, _ in VARIANTS],
+        choices=[name for name, _, _ in VARIANTS],
+        help="how the next batch is prepared, each timed (default: all)",
+    )
     parser.add_argument("--device", default="cuda:0" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", type=Path, default=Path("bench_out"))
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (1 if args.tiny else 3)
+    if args.compile_mode:
+        qwen3_vl.COMPILE_MODE = args.compile_mode
     side = args.image_side or (256 if args.tiny else 1024)  # 256² is the processor's minimum
     log_to(args.out, "judge_full_size")
     facts = {
@@ -279,7 +351,8 @@ def _batch_size(text: str) -> int | str:
 
 
 def _by_preparation(result: dict[str, Any]) -> str:
-    return ", ".join(f"{v} {result[f'{v}_img_per_s']:.2f}" for v, _, _ in VARIANTS)
+    timed_ones = [v for v, _, _ in VARIANTS if f"{v}_img_per_s" in result]
+    return ", ".join(f"{v} {result[f'{v}_img_per_s']:.2f}" for v in timed_ones)
 
 
 def table(results: list[dict[str, Any]], facts: dict[str, Any]) -> str:
@@ -300,8 +373,8 @@ def table(results: list[dict[str, Any]], facts: dict[str, Any]) -> str:
             f"| {r['model']} | {r['params']:.4g} | {r['batch_size']} "
             f"| {r['image_tokens_per_request']}+{r['text_tokens_per_request']} "
             f"| {r['bare_img_per_s']:.2f} | {r['editbench_img_per_s']:.2f} | {r['ratio']:.2f} "
-            f"| {r['serial_img_per_s']:.2f} ({r['serial_ratio']:.2f}) "
-            f"| {r['bare_1img_img_per_s']:.2f} | {r['cpu_prep_s']:.2f} "
+            f"| {r.get('serial_img_per_s', 0):.2f} ({r.get('serial_ratio', 0):.2f}) "
+            f"| {r.get('bare_1img_img_per_s', 0):.2f} | {r['cpu_prep_s']:.2f} "
             f"| {r.get('peak_gib', 0):.1f} "
             f"| {_by_preparation(r)} |"
         )

@@ -3,7 +3,7 @@
 Qwen3-VL-8B-Instruct (dense) and Qwen3-VL-30B-A3B-Instruct (MoE) from their published configs
 (:data:`MODELS`). :func:`write_checkpoint` writes a checkpoint folder without weights: the
 model's ``config.json``, its generation config, and a processor with the checkpoints' image
-settings and the tiny offline tokenizer. :class:`RandomWeightsQwen3VLJudge` is editbench's judge
+settings and the offline Qwen tokenizer. :class:`RandomWeightsQwen3VLJudge` is editbench's judge
 with only the weight read replaced: it builds the folder's architecture with random bf16 weights
 on its device (meta device, ``to_empty``, in-place init), so a real run, worker and all, can
 use it::
@@ -41,7 +41,7 @@ from editbench.tiny import qwen3_vl as tiny
 # from the model cards and cross-checked against copies of both files in public repositories
 # (e.g. a test fixture "transcribed from the fetched file at commit 1fc78ad" for the 30B).
 # The special-token ids (image_token_id 151655, ...) are not copied: they must be the ids of the
-# tokenizer in use, here the tiny byte-level one; vocab_size stays the real 151936.
+# tokenizer in use, here the offline one; vocab_size stays the real 151936.
 ROPE = {
     "rope_type": "default",
     "rope_theta": 5_000_000.0,
@@ -172,7 +172,7 @@ def generation_config(tokenizer: Any) -> GenerationConfig:
 
 
 def write_processor(path: Path, tokenizer: Any) -> None:
-    """A processor folder with the checkpoints' image settings and the tiny tokenizer."""
+    """A processor folder with the checkpoints' image settings and the offline tokenizer."""
     processor = Qwen3VLProcessor(
         image_processor=Qwen2VLImageProcessor(**PROCESSOR),
         video_processor=Qwen3VLVideoProcessor(**PROCESSOR),

@@ -3,9 +3,10 @@
 Qwen/Qwen-Image-Edit's transformer (20B MMDiT), VAE and text encoder (Qwen2.5-VL-7B) from their
 published configs. :func:`write_pipeline_folder` writes a pipeline folder without weights: the
 models' configs, the scheduler, and a tokenizer and processor (the real image settings, the
-tiny offline byte-level tokenizer). :class:`RandomWeightsQwenImageEditor` is editbench's editor
-with only the weight read replaced: it builds the folder's models with random weights on its
-device (meta device, ``to_empty``, in-place init), so a real run, worker and all, can use it::
+offline Qwen tokenizer of :mod:`editbench.tiny.tokenizer`). :class:`RandomWeightsQwenImageEditor`
+is editbench's editor with only the weight read replaced: it builds the folder's models with
+random weights on its device (meta device, ``to_empty``, in-place init), so a real run, worker
+and all, can use it::
 
     python -m editbench editor=qwen_image_edit \\
         editor._target_=benchmarks.qwen_image_models.RandomWeightsQwenImageEditor editor.model=DIR
@@ -83,7 +84,7 @@ VAE = {
 # (transformers 4.53 era), as copied in public repositories. transformers' defaults differ
 # (vision hidden_size 3584, rms_norm_eps 1e-5, tokens_per_second 4), so every value is spelt
 # out. The special-token ids (image_token_id 151655, ...) are not copied: they must be the ids
-# of the tokenizer in use, here the tiny byte-level one; vocab_size stays the real 152064.
+# of the tokenizer in use, here the offline one; vocab_size stays the real 152064.
 TEXT = {
     "vocab_size": 152064,
     "hidden_size": 3584,
@@ -153,9 +154,6 @@ PIPELINE_INDEX = {
     "transformer": ["diffusers", "QwenImageTransformer2DModel"],
     "vae": ["diffusers", "AutoencoderKLQwenImage"],
 }
-# The pipelines drop this many prompt tokens: the system turn and "<|im_start|>user\n", 64
-# tokens of the real tokenizer. The byte-level one spells them in more tokens.
-USER_TURN = "<|im_start|>user\n"
 
 
 def write_pipeline_folder(path: Path, tiny: bool = False) -> Path:
@@ -240,10 +238,9 @@ class RandomWeightsQwenImageEditor(DiffusersEditor):
     """:class:`DiffusersEditor` with random weights: the models of ``model`` (a folder from
     :func:`write_pipeline_folder`) built on the editor's device instead of read from disk.
 
-    The pipeline reads its scheduler, tokenizer and processor from the folder. As the tiny
-    tokenizer spells the system prompt in more tokens than the real one, the pipeline's prompt
-    drop is set to that prompt's length, so the transformer sees as many text tokens as with
-    the real tokenizer (the text encoder still sees the longer system prompt).
+    The pipeline reads its scheduler, tokenizer and processor from the folder; the offline
+    tokenizer gives the prompts Qwen's tokens, so the pipeline's fixed cut of the system
+    prompt (64 tokens) is right as it is.
 
     Its edits are not the checkpoint's, so it has a name of its own: the store never mixes them
     with a real editor's.
@@ -255,13 +252,7 @@ class RandomWeightsQwenImageEditor(DiffusersEditor):
         pipeline_class = getattr(diffusers, self.pipeline)
         dtype = getattr(torch, self.dtype)
         models = build_models(self.model, device, dtype)
-        pipe = pipeline_class.from_pretrained(self.model, dtype=dtype, **models)
-        template = pipe.prompt_template_encode
-        system_turn = template[: template.index(USER_TURN) + len(USER_TURN)]
-        pipe.prompt_template_encode_start_idx = len(
-            pipe.tokenizer(system_turn, add_special_tokens=False).input_ids
-        )
-        return pipe
+        return pipeline_class.from_pretrained(self.model, dtype=dtype, **models)
 
     @property
     def pipe(self) -> Any:

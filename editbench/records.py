@@ -27,6 +27,11 @@ RETRIED_STATUSES = (EDIT_ERROR, JUDGE_ERROR)
 # A judge reply is kept up to this many characters: far above any judge's max_new_tokens or
 # max_tokens (a token is a few characters), so only a broken server or model reaches it.
 MAX_REPLY_CHARS = 262_144
+# A token count is kept below this: exact in a float, so a total and its price are exact too;
+# any real request is many orders of magnitude smaller.
+MAX_TOKEN_COUNT = 2**53
+# The token counts a judgement's ``usage`` holds, as the OpenAI API names them.
+USAGE_FIELDS = ("prompt_tokens", "completion_tokens")
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,12 @@ class Judgement:
     # standard deviation of those that succeeded; ``score`` is their mean or median
     samples: list[float | None] | None = None
     spread: float | None = None
+    # an API judge: the tokens its request(s) used as the server counted them
+    # ({"prompt_tokens": ..., "completion_tokens": ...}, summed over the draws; None where the
+    # server reported none, and for a local judge), and the requests' wall time in seconds,
+    # retries included (summed over the draws; None for a local judge)
+    usage: dict[str, int] | None = None
+    latency_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.status not in JUDGE_STATUSES:

@@ -29,6 +29,7 @@ from editbench.results.dry_run import write_dry_run
 from editbench.results.report import write_report
 from editbench.results.summary import (
     collect_rows,
+    cost,
     coverage_problem,
     metrics,
     run_details,
@@ -37,7 +38,7 @@ from editbench.results.summary import (
     throughput,
     timing,
 )
-from editbench.results.tracking import flatten
+from editbench.results.tracking import TRACKING_FILE, flatten
 from editbench.store import Store
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ def run(
 
     tracker = instantiate(cfg.tracking)
     tracker.start(run_name(choices or {}), run_tags(cfg, choices or {}), flatten(resolved))
+    if (where := tracker.where()) is not None:
+        (output_dir / TRACKING_FILE).write_text(json.dumps(where) + "\n", encoding="utf-8")
     status = "FAILED"
     try:
         stats, to_do = execute(cfg, setup, plan, store, output_dir)
@@ -96,6 +99,7 @@ def run(
         }
         results["timing"] = timing(time.perf_counter() - started, edit_stats, score_stats, cfg)
         results["throughput"] = {EDIT: throughput(edit_stats), SCORE: throughput(score_stats)}
+        results["cost"] = cost(plan, store, setup.judge_config.get("price"))
         write_outputs(output_dir, rows, results, run_details(cfg, choices or {}, output_dir))
         write_category_chart(output_dir / "categories.png", results)
         tracker.log_metrics(metrics(results))

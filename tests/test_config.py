@@ -125,6 +125,7 @@ def dataset_overrides(option: str, tmp_path: Path) -> list[str]:
 # benchmark's preset picks the benchmark's own.
 PRESET_PROTOCOLS = {
     "sample": "editbench",
+    "hf": "editbench",
     "gedit_bench": "viescore",
     "imgedit": "imgedit",
     "kris_bench": "kris",

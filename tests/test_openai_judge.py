@@ -1,17 +1,19 @@
 """The OpenAI-API judge against real servers on 127.0.0.1, through the real ``openai`` client.
 
 - ``transformers serve`` running the tiny Qwen3-VL judge (a subprocess, once per module):
-  generate mode end to end with images, and expected mode, for which that server returns no
-  logprobs.
+  generate mode end to end with images, expected mode, for which that server returns no
+  logprobs, and a whole run priced by its token usage.
 - A scripted server (``http.server`` in a thread) speaking the same protocol, with the replies
   and failures each test chooses: errors that pass or persist, content filter, refusals, known
-  logprobs, slow replies, and raw bytes that are no chat completion (``tests/test_hostile_api.py``).
-  It records every request with its headers, and how many ran at once.
+  logprobs, token usage right and wrong, slow replies, and raw bytes that are no chat
+  completion (``tests/test_hostile_api.py``). It records every request with its headers, and
+  how many ran at once.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import logging
@@ -33,7 +35,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from editbench.errors import EditbenchError
+from editbench.errors import EditbenchError, RunIncomplete
 from editbench.judges.openai_api import EXPECTED_REPLY_TOKENS, PLACEHOLDER_KEY, OpenAIJudge
 from editbench.judges.parsing import parse_score
 from editbench.records import (
@@ -44,6 +46,8 @@ from editbench.records import (
     REFUSAL,
     JudgeRequest,
 )
+from editbench.run import run
+from editbench.store import Store
 from editbench.tiny import ensure_tiny_model
 
 # Hang guards, ten times the normal time on an idle 2-core machine (30 s at least).
@@ -139,6 +143,12 @@ def completion(
     }
     body = {"id": "c-1", "object": "chat.completion", "created": 0, "model": "judge"}
     return 200, {**body, "choices": [choice]}
+
+
+def with_usage(answer: tuple[int, dict[str, Any]], usage: Any) -> tuple[int, dict[str, Any]]:
+    """``answer`` whose body counts its tokens as ``usage``."""
+    status, body = answer
+    return status, {**body, "usage": usage}
 
 
 def error(status: int, message: str) -> tuple[int, dict[str, Any]]:
@@ -258,6 +268,59 @@ def test_generate_mode_end_to_end_on_transformers_serve(
         assert judgement.status == (PARSE_ERROR if judgement.score is None else OK)
         if judgement.status == PARSE_ERROR:
             assert judgement.error.startswith("the reply states no certain score")
+
+
+def test_a_run_through_transformers_serve_reports_its_tokens_and_money(
+    transformers_serve: tuple[str, str], compose_config: Callable[..., Any], tmp_path: Path
+) -> None:
+    base_url, model = transformers_serve
+    prompt_price, completion_price = 3.0, 15.0
+    cfg = compose_config(
+        "experiment=demo",
+        "dataset.limit=2",
+        "scorer=openai_api",
+        f"scorer.base_url={base_url}",
+        f"scorer.model={model}",
+        "scorer.api_key_env=null",
+        "scorer.max_tokens=12",
+        "scorer.max_retries=0",
+        f"scorer.price.prompt_per_million={prompt_price}",
+        f"scorer.price.completion_per_million={completion_price}",
+        "tracking=mlflow",
+    )
+    # The tiny judge's random weights need not write a score (judging none, the run says it is
+    # incomplete); every output is written all the same, and every request was paid for.
+    with contextlib.suppress(RunIncomplete):
+        run(cfg, tmp_path / "run")
+
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    judge = results["cost"]["judge"]
+    assert judge["judgements"] == judge["judgements_with_usage"] == 2
+    assert judge["prompt_tokens"] > 0 and judge["completion_tokens"] > 0
+    assert judge["money"] == pytest.approx(
+        (judge["prompt_tokens"] * prompt_price + judge["completion_tokens"] * completion_price)
+        / 1e6
+    )
+    assert judge["money_per_1000"] == pytest.approx(judge["money"] * 500)
+    assert judge["currency"] == "USD"
+    assert judge["latency_s_mean"] > 0 and judge["device_s"] > 0
+    assert results["cost"]["edit"]["device_s"] > 0
+    # Each judgement keeps the server's own count: the tiny judge's replies run to max_tokens
+    # at most.
+    rows = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").open()]
+    stored = [Store(tmp_path / "store").read_judgement(row["judgement_key"]) for row in rows]
+    assert all(0 < record["usage"]["completion_tokens"] <= 12 for record in stored)
+    assert sum(record["usage"]["prompt_tokens"] for record in stored) == judge["prompt_tokens"]
+    assert "money (USD)" in (tmp_path / "run" / "report.html").read_text()
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("editbench")
+    (logged,) = client.search_runs([experiment.experiment_id])
+    assert logged.data.metrics["cost/judge/money"] == pytest.approx(judge["money"])
+    assert logged.data.metrics["cost/judge/prompt_tokens"] == judge["prompt_tokens"]
+    assert "cost/edit/device_s_per_sample" in logged.data.metrics
 
 
 def test_expected_mode_on_a_server_without_logprobs_is_a_parse_error(
@@ -391,6 +454,102 @@ def test_a_failure_that_persists_is_an_api_error(
     assert (judgement.status, judgement.score, judgement.reply) == (API_ERROR, None, "")
     assert "InternalServerError" in judgement.error and "the judge is down" in judgement.error
     assert len(server.bodies) == 2
+
+
+def test_each_judgement_keeps_its_token_usage_and_latency(
+    serve: Callable[..., ScriptedServer], requests: list[JudgeRequest]
+) -> None:
+    usage = {"prompt_tokens": 812, "completion_tokens": 9, "total_tokens": 821}
+    server = serve(lambda body, attempt: with_usage(completion("Score: 7"), usage), delay_s=0.05)
+    judgements = loaded(server.base_url).score(requests)
+    for judgement in judgements:
+        assert (judgement.status, judgement.score) == (OK, 7.0)
+        assert judgement.usage == {"prompt_tokens": 812, "completion_tokens": 9}
+        assert judgement.latency_s >= 0.05
+
+
+def test_repeated_judging_sums_the_usage_and_latency_of_its_draws(
+    serve: Callable[..., ScriptedServer], requests: list[JudgeRequest]
+) -> None:
+    # The second draw fails and counts no tokens; its time is spent all the same.
+    answers = {
+        1: with_usage(completion("Score: 8"), {"prompt_tokens": 100, "completion_tokens": 5}),
+        2: error(500, "overloaded"),
+        3: with_usage(completion("Score: 6"), {"prompt_tokens": 100, "completion_tokens": 7}),
+    }
+    server = serve(lambda body, attempt: answers[attempt], delay_s=0.05)
+    judge = loaded(server.base_url, num_samples=3, temperature=0.7, max_concurrency=1)
+    (judgement,) = judge.score(requests[:1])
+    assert (judgement.status, judgement.score) == (OK, 7.0)
+    assert judgement.usage == {"prompt_tokens": 200, "completion_tokens": 12}
+    assert judgement.latency_s >= 0.15
+
+
+def test_a_failed_request_has_its_latency_and_no_usage(
+    serve: Callable[..., ScriptedServer], requests: list[JudgeRequest]
+) -> None:
+    server = serve(lambda body, attempt: error(503, "busy"), delay_s=0.05)
+    (judgement,) = loaded(server.base_url).score(requests[:1])
+    assert (judgement.status, judgement.usage) == (API_ERROR, None)
+    assert judgement.latency_s >= 0.05
+
+
+@pytest.mark.parametrize(
+    ("usage", "problem"),
+    [
+        ("missing", None),
+        (None, None),
+        ({"prompt_tokens": -3, "completion_tokens": 9}, "usage.prompt_tokens is a number (-3)"),
+        ({"prompt_tokens": "812", "completion_tokens": 9}, "usage.prompt_tokens is a string"),
+        (
+            {"prompt_tokens": math.nan, "completion_tokens": 9},
+            "usage.prompt_tokens is a number (nan)",
+        ),
+        (
+            {"prompt_tokens": 812, "completion_tokens": 9.5},
+            "usage.completion_tokens is a number (9.5)",
+        ),
+        ({"prompt_tokens": 812, "completion_tokens": True}, "usage.completion_tokens is a boolean"),
+        ({"prompt_tokens": 2**53, "completion_tokens": 9}, "usage.prompt_tokens is a number"),
+        ({"prompt_tokens": 812}, "usage.completion_tokens is missing"),
+        ([812, 9], "usage is a list; expected an object"),
+        ("812 tokens", "usage is a string; expected an object"),
+    ],
+    ids=[
+        "missing",
+        "null",
+        "negative",
+        "string",
+        "nan",
+        "fraction",
+        "boolean",
+        "huge",
+        "incomplete",
+        "list",
+        "text",
+    ],
+)
+def test_a_usage_that_is_missing_or_wrong_leaves_the_verdict_and_no_usage(
+    serve: Callable[..., ScriptedServer],
+    requests: list[JudgeRequest],
+    caplog: pytest.LogCaptureFixture,
+    usage: Any,
+    problem: str | None,
+) -> None:
+    answer = (
+        completion("Score: 7") if usage == "missing" else with_usage(completion("Score: 7"), usage)
+    )
+    server = serve(lambda body, attempt: answer)
+    with caplog.at_level(logging.WARNING, logger="editbench.judges.openai_api"):
+        (judgement,) = loaded(server.base_url).score(requests[:1])
+    assert (judgement.status, judgement.score, judgement.error) == (OK, 7.0, None)
+    assert judgement.usage is None and judgement.latency_s > 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    if problem is None:
+        assert warnings == []
+    else:
+        (warning,) = warnings
+        assert warning.startswith("token usage left out of a judgement: ") and problem in warning
 
 
 def test_an_unreachable_server_is_an_api_error(requests: list[JudgeRequest]) -> None:

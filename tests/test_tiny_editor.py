@@ -1,5 +1,5 @@
-"""The tiny Qwen-Image-Edit model, its tokenizer, and DiffusersEditor running it on CPU: its
-settings checked up front, its output checked for NaN and size."""
+"""The tiny Qwen-Image-Edit model and DiffusersEditor running it on CPU: its settings checked
+up front, its output checked for NaN and size (the tokenizer: tests/test_tokenizer.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from editbench.editors.diffusers_editor import DiffusersEditor
 from editbench.errors import EditbenchError, SampleError
 from editbench.records import EditRequest
 from editbench.tiny import ensure_tiny_model
-from editbench.tiny.tokenizer import build_qwen_tokenizer
 
 from .conftest import local_overrides
 
@@ -212,28 +211,6 @@ def test_edit_before_load_is_an_error(source_image: str) -> None:
         DiffusersEditor("Qwen/Qwen-Image-Edit").edit(
             [EditRequest("s1", (source_image,), "x", seed=0)]
         )
-
-
-def test_tokenizer_splits_digits_and_renders_list_content_for_every_role() -> None:
-    tokenizer = build_qwen_tokenizer()
-    messages = [
-        {"role": "system", "content": [{"type": "text", "text": "You judge edits."}]},
-        {
-            "role": "user",
-            "content": [{"type": "image", "image": "/a.png"}, {"type": "text", "text": "Score?"}],
-        },
-        {"role": "assistant", "content": [{"type": "text", "text": "10"}]},
-    ]
-
-    rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-    assert len(tokenizer("10", add_special_tokens=False).input_ids) == 2
-    assert rendered == (
-        "<|im_start|>system\nYou judge edits.<|im_end|>\n"
-        "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>Score?<|im_end|>\n"
-        "<|im_start|>assistant\n10<|im_end|>\n"
-        "<|im_start|>assistant\n"
-    )
 
 
 class FixedOutput:

@@ -1,5 +1,5 @@
 """Sweeps: one MLflow parent run per Hydra multirun, its jobs nested under it, and at the end a
-table of the jobs and each job's comparison with the first."""
+table of the jobs, each job's comparison with the first, and the leaderboard of all of them."""
 
 from __future__ import annotations
 
@@ -45,8 +45,9 @@ class MlflowSweepCallback(Callback):
 
 
 def summarize_sweep(tracker: MlflowTracker) -> None:
-    """Give a sweep's parent run a table of its jobs (tags and score metrics) and the best
-    job's overall score, so the parent alone tells how the sweep went."""
+    """Give a sweep's parent run a table of its jobs (tags and score metrics), the best job's
+    overall score and the leaderboard of its jobs, so the parent alone tells how the sweep
+    went."""
     client, parent = tracker.client, tracker.run_id
     jobs = client.search_runs(
         [tracker.experiment_id()],
@@ -87,7 +88,9 @@ def summarize_sweep(tracker: MlflowTracker) -> None:
         client.log_metric(parent, "best/score/overall", best["score/overall"])
         client.set_tag(parent, "editbench.best_run", best["run"])
     client.log_metric(parent, "sweep/jobs", len(rows))
-    _compare_to_first_job(tracker, [job for job in jobs if job.info.status == "FINISHED"])
+    finished = [job for job in jobs if job.info.status == "FINISHED"]
+    _compare_to_first_job(tracker, finished)
+    _log_leaderboard(tracker, finished)
 
 
 def _compare_to_first_job(tracker: MlflowTracker, jobs: list[Any]) -> None:
@@ -112,3 +115,28 @@ def _compare_to_first_job(tracker: MlflowTracker, jobs: list[Any]) -> None:
             log_comparison(
                 tracker.client, job.info.run_id, comparison, files, "compare/vs_first_job"
             )
+
+
+def _log_leaderboard(tracker: MlflowTracker, jobs: list[Any]) -> None:
+    """Log on the parent run the leaderboard of the finished jobs (``leaderboard/`` artifacts:
+    leaderboard.json, .md and .html). A sweep over judges or protocols gets a board for each,
+    every one ranked on its own; jobs that make no leaderboard (one entry, or two jobs of one
+    editor, judge and protocol judging the same samples) are said so in the log."""
+    from editbench.leaderboard import (
+        build_leaderboard,
+        load_finished_run,
+        log_leaderboard,
+        write_leaderboard,
+    )
+
+    if len(jobs) < 2:
+        return
+    try:
+        runs = [load_finished_run(job.info.run_id, tracker.uri) for job in jobs]
+        leaderboard = build_leaderboard(runs, allow_mixed=True)
+    except EditbenchError as error:
+        log.warning("sweep: no leaderboard for the parent run: %s", error)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        files = write_leaderboard(Path(folder), leaderboard)
+        log_leaderboard(tracker.client, tracker.run_id, files)

@@ -48,13 +48,14 @@ def format_p(value: float | None) -> str:
 
 
 @dataclass(frozen=True)
-class _Table:
-    """One table of a comparison, as formatted cells, for the terminal and for markdown."""
+class Table:
+    """One table of a comparison, a leaderboard or an agreement report, as formatted cells,
+    for the terminal and for markdown."""
 
     title: str
     header: tuple[str, ...]
     rows: list[tuple[str, ...]]
-    text_columns: int  # the leading columns hold names, left-aligned; the rest hold numbers
+    text_columns: int = 1  # the leading columns hold names, left-aligned; the rest numbers
     note: str = ""  # shown under the table
 
 
@@ -72,7 +73,7 @@ def _cells(stats: Mapping[str, Any]) -> tuple[str, ...]:
     return (*counts, *means, format_ci(stats["ci95"]), format_p(stats["p_value"]))
 
 
-def _tables(comparison: Mapping[str, Any]) -> list[_Table]:
+def _tables(comparison: Mapping[str, Any]) -> list[Table]:
     """The summary, one row per category and one for overall; then, where the runs have
     them, each criterion's overall difference and each subset's; then the top movers; then
     the samples left out."""
@@ -85,17 +86,17 @@ def _tables(comparison: Mapping[str, Any]) -> list[_Table]:
         f"95% paired bootstrap intervals ({comparison['n_bootstrap']} resamples, seed "
         f"{comparison['seed']}). Overall is {OVERALL_RULES[headline]}."
     )
-    tables = [_Table(f"Difference of {figure}, B - A", ("category", *_HEADER), summary, 1, note)]
+    tables = [Table(f"Difference of {figure}, B - A", ("category", *_HEADER), summary, 1, note)]
     criteria = comparison.get("criteria") or {}
     if criteria:
         rows = [(name, *_cells(stats["overall"])) for name, stats in criteria.items()]
         note = "Each criterion overall: the mean of its categories' differences."
-        tables.append(_Table("Criteria, B - A", ("criterion", *_HEADER), rows, 1, note))
+        tables.append(Table("Criteria, B - A", ("criterion", *_HEADER), rows, 1, note))
     subsets = comparison.get("subsets") or {}
     if subsets:
         rows = [(name, *_cells(stats["overall"])) for name, stats in subsets.items()]
         note = f"Each subset over its own samples; overall is {OVERALL_RULES[headline]}."
-        tables.append(_Table("Subsets, B - A", ("subset", *_HEADER), rows, 1, note))
+        tables.append(Table("Subsets, B - A", ("subset", *_HEADER), rows, 1, note))
     if comparison["top_movers"]:
         movers = [
             (
@@ -108,11 +109,11 @@ def _tables(comparison: Mapping[str, Any]) -> list[_Table]:
             for m in comparison["top_movers"]
         ]
         header = ("sample", "category", "A", "B", "B - A")
-        tables.append(_Table("Samples that moved most", header, movers, 2))
+        tables.append(Table("Samples that moved most", header, movers, 2))
     return tables + _left_out(comparison)
 
 
-def _left_out(comparison: Mapping[str, Any]) -> list[_Table]:
+def _left_out(comparison: Mapping[str, Any]) -> list[Table]:
     """How many samples of each run failed, by status, and the samples judged ok by one run
     only, with the other's status and error."""
     tables = []
@@ -120,7 +121,7 @@ def _left_out(comparison: Mapping[str, Any]) -> list[_Table]:
     if failures:
         rows = [(status, str(n["a"]), str(n["b"])) for status, n in failures.items()]
         note = "Never compared: a failure is a status, never a number."
-        tables.append(_Table("Samples not judged ok", ("status", "A", "B"), rows, 1, note))
+        tables.append(Table("Samples not judged ok", ("status", "A", "B"), rows, 1, note))
     one_run = comparison.get("judged_by_one_run") or {"count": 0, "samples": []}
     if one_run["samples"]:
         rows = [
@@ -138,14 +139,15 @@ def _left_out(comparison: Mapping[str, Any]) -> list[_Table]:
             f"; the first {shown} by id." if shown < one_run["count"] else "."
         )
         header = ("sample", "category", "A", "B", "error")
-        tables.append(_Table("Samples judged ok by one run only", header, rows, 5, note))
+        tables.append(Table("Samples judged ok by one run only", header, rows, 5, note))
     return tables
 
 
-def _escaped(table: _Table, escape: Callable[[str], str]) -> _Table:
-    """``table`` with ``escape`` applied to every cell and to its note."""
-    return _Table(
-        table.title,
+def escaped(table: Table, escape: Callable[[str], str]) -> Table:
+    """``table`` with ``escape`` applied to its title, every cell and its note (a title may
+    name a judge or a run)."""
+    return Table(
+        escape(table.title),
         tuple(map(escape, table.header)),
         [tuple(map(escape, row)) for row in table.rows],
         table.text_columns,
@@ -157,13 +159,13 @@ def format_table(comparison: Mapping[str, Any]) -> str:
     """The comparison's tables as aligned plain text, for the terminal."""
     lines: list[str] = []
     for table in _tables(comparison):
-        table = _escaped(table, terminal_text)
-        lines += [f"{table.title}:", *_aligned(table)]
+        table = escaped(table, terminal_text)
+        lines += [f"{table.title}:", *aligned(table)]
         lines += [table.note, ""] if table.note else [""]
     return "\n".join(lines).rstrip()
 
 
-def _aligned(table: _Table) -> list[str]:
+def aligned(table: Table) -> list[str]:
     """The header, a rule and the rows of ``table``, each column padded to its widest cell."""
     widths = [
         max(len(row[i]) for row in (table.header, *table.rows)) for i, _ in enumerate(table.header)
@@ -183,7 +185,7 @@ def format_markdown(comparison: Mapping[str, Any], run_a: str, run_b: str) -> st
     """The comparison's tables as a Markdown document."""
     lines = ["# Comparison", "", f"- A: {markdown_text(run_a)}", f"- B: {markdown_text(run_b)}"]
     for table in _tables(comparison):
-        table = _escaped(table, markdown_text)
+        table = escaped(table, markdown_text)
         alignment = tuple(
             ":--" if i < table.text_columns else "--:" for i in range(len(table.header))
         )

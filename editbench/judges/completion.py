@@ -1,6 +1,10 @@
 """Reading a chat completion's response body without trusting it: every field the judge reads is
 checked for the type the OpenAI API gives it, so that a proxy's HTML page, cut JSON or a field
-of the wrong type is named as such rather than met as an exception deep in the judge."""
+of the wrong type is named as such rather than met as an exception deep in the judge.
+
+The token ``usage`` is read the same way, with one difference: a usage that is wrong does not
+make the body no completion (the verdict is the judge's and stands); it is left out and the
+problem is said."""
 
 from __future__ import annotations
 
@@ -11,8 +15,11 @@ from typing import Any
 from openai.types.chat import ChatCompletionTokenLogprob
 from pydantic import ValidationError
 
+from editbench.records import MAX_TOKEN_COUNT, USAGE_FIELDS
+
 # The most a log-probability may exceed 0 by float rounding; more is no log-probability.
 _LOGPROB_SLACK = 1e-4
+_TOKEN_COUNT = "a token count (an integer >= 0, below 2**53)"
 
 
 class NotACompletion(Exception):
@@ -20,19 +27,24 @@ class NotACompletion(Exception):
 
 
 @dataclass(frozen=True)
-class FirstChoice:
-    """What the judge reads of a chat completion: its first choice, every field checked."""
+class Completion:
+    """What the judge reads of a chat completion: its first choice and the tokens it used,
+    every field checked."""
 
     content: str | None
     refusal: str | None
     finish_reason: str | None  # any string: servers add their own ("eos", "abort")
     tokens: list[ChatCompletionTokenLogprob] | None  # None unless asked for and returned
+    # {"prompt_tokens": ..., "completion_tokens": ...}; None where the body has no usage or a
+    # wrong one, and then ``usage_problem`` says what is wrong with it
+    usage: dict[str, int] | None
+    usage_problem: str | None
 
 
-def first_choice(body: bytes, with_logprobs: bool) -> FirstChoice:
+def read_completion(body: bytes, with_logprobs: bool) -> Completion:
     """The first choice of a chat completion response ``body``, with its logprobs when
-    ``with_logprobs``; raises :class:`NotACompletion` naming the first field that is missing or
-    of another type than the API gives it."""
+    ``with_logprobs``, and its token usage; raises :class:`NotACompletion` naming the first
+    field of the choice that is missing or of another type than the API gives it."""
     try:
         completion = json.loads(body)
     except (ValueError, RecursionError) as error:  # RecursionError: JSON nested too deep
@@ -47,11 +59,17 @@ def first_choice(body: bytes, with_logprobs: bool) -> FirstChoice:
         raise NotACompletion(f"choices[0] is {_kind(choice)}; expected an object")
     message = _field(choice, "message", "choices[0]", dict, "an object")
     text = (str, type(None))
-    return FirstChoice(
+    try:
+        usage, usage_problem = _usage(completion.get("usage")), None
+    except NotACompletion as problem:
+        usage, usage_problem = None, str(problem)
+    return Completion(
         content=_field(message, "content", "choices[0].message", text, "a string or null"),
         refusal=_field(message, "refusal", "choices[0].message", text, "a string or null"),
         finish_reason=_field(choice, "finish_reason", "choices[0]", text, "a string or null"),
         tokens=_logprob_tokens(choice.get("logprobs")) if with_logprobs else None,
+        usage=usage,
+        usage_problem=usage_problem,
     )
 
 
@@ -64,6 +82,23 @@ def _field(parent: dict[str, Any], key: str, where: str, kind: Any, expected: st
         name = f"{where}.{key}" if where else key
         raise NotACompletion(f"{name} is {found}; expected {expected}")
     return value
+
+
+def _usage(usage: Any) -> dict[str, int] | None:
+    """The prompt and completion token counts of a body's ``usage``, None where it has none.
+    Raises :class:`NotACompletion` for a usage that is not an object of two counts (the other
+    fields the API puts there, ``total_tokens`` and the details, are not read)."""
+    if usage is None:
+        return None
+    if not isinstance(usage, dict):
+        raise NotACompletion(f"usage is {_kind(usage)}; expected an object")
+    counts = {}
+    for name in USAGE_FIELDS:
+        value = _field(usage, name, "usage", int, _TOKEN_COUNT)
+        if isinstance(value, bool) or not 0 <= value < MAX_TOKEN_COUNT:
+            raise NotACompletion(f"usage.{name} is {_kind(value)}; expected {_TOKEN_COUNT}")
+        counts[name] = value
+    return counts
 
 
 def _logprob_tokens(logprobs: Any) -> list[ChatCompletionTokenLogprob] | None:

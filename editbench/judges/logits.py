@@ -39,15 +39,3 @@ class SeededSampler(LogitsProcessor):
         forced = torch.full_like(scores, -math.inf)
         forced[torch.arange(len(tokens)), tokens] = 0
         return forced
-
-
-class ForceToken(LogitsProcessor):
-    """Makes ``token_id`` the only possible next token."""
-
-    def __init__(self, token_id: int) -> None:
-        self.token_id = token_id
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        forced = torch.full_like(scores, -math.inf)
-        forced[:, self.token_id] = 0
-        return forced

@@ -35,8 +35,14 @@ OpenAI: a 400 coded "content_filter") is a ``content_filter`` judgement, like a 
 A 200 whose body is not a chat completion (a proxy's HTML page, cut or invalid JSON, a field of
 the wrong type) is an ``api_error`` too, saying what is wrong and how the body began: the
 client would hand back a string or a half-built object, so the judge reads the raw body and
-checks every field it reads (:func:`~editbench.judges.completion.first_choice`) before it
+checks every field it reads (:func:`~editbench.judges.completion.read_completion`) before it
 reads any.
+
+Every judgement keeps the tokens its requests used, as the body's ``usage`` counts them (summed
+over the draws), and the requests' wall time (``latency_s``, retries included); the run prices
+the tokens at ``price`` (per million, a setting that changes no verdict and so is no part of
+the fingerprint). A body without ``usage`` gives a judgement without it; a ``usage`` of the
+wrong shape too, with a warning in the log: the verdict itself is fine.
 
 The key never leaves the worker: every text of a judgement and every error is passed through
 :class:`~editbench.judges.key_blanking.KeyBlanker` first, which blanks the key as a server
@@ -51,8 +57,10 @@ import io
 import logging
 import math
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import openai
@@ -60,7 +68,7 @@ from PIL import Image
 
 from editbench.errors import EditbenchError
 from editbench.judges.base import Judge
-from editbench.judges.completion import NotACompletion, first_choice
+from editbench.judges.completion import Completion, NotACompletion, read_completion
 from editbench.judges.draws import (
     conversation_by_content,
     draw_seed,
@@ -77,6 +85,7 @@ from editbench.records import (
     CONTENT_FILTER,
     PARSE_ERROR,
     REFUSAL,
+    USAGE_FIELDS,
     Judgement,
     JudgeRequest,
 )
@@ -96,6 +105,8 @@ BODY_EXCERPT_CHARS = 200
 # An error's text is kept up to this: a server's error page of megabytes says what it is in
 # its first lines.
 ERROR_CHARS = 2 * BODY_EXCERPT_CHARS
+# The prices a price setting gives, per million tokens.
+PRICE_FIELDS = ("prompt_per_million", "completion_per_million")
 
 
 class OpenAIJudge(Judge):
@@ -107,6 +118,10 @@ class OpenAIJudge(Judge):
     environment variable ``api_key_env`` when the judge loads (in its worker); it is never
     part of the fingerprint, a log line or a request's text, and a server's echo of it is
     blanked in every judgement and error (:class:`KeyBlanker`).
+
+    ``price`` (``prompt_per_million``, ``completion_per_million``, ``currency``) is only
+    checked here, before any model loads: the run prices the token counts that the stored
+    judgements keep with it.
     """
 
     name = "openai_api"
@@ -128,7 +143,9 @@ class OpenAIJudge(Judge):
         temperature: float = 0.0,
         reduce: str = "mean",
         max_pixels: int | None = None,
+        price: Mapping[str, Any] | None = None,
     ) -> None:
+        check_price(price)
         check_judge_settings(
             score_mode=score_mode,
             reduce=reduce,
@@ -172,7 +189,7 @@ class OpenAIJudge(Judge):
 
     def settings(self) -> dict[str, Any]:
         # Concurrency, timeouts, retries and batch size change when a verdict arrives, not
-        # what it is; the key is a credential, not a parameter.
+        # what it is, and the price what it costs; the key is a credential, not a parameter.
         return {
             "base_url": self.base_url,
             "model": self.model,
@@ -231,7 +248,7 @@ class OpenAIJudge(Judge):
         with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
             verdicts = list(pool.map(lambda job: self._judge_once(*job), jobs))
         return [
-            self._blank.judgement(merge_draws(verdicts[i * n : (i + 1) * n], self.reduce))
+            self._blank.judgement(_merged(verdicts[i * n : (i + 1) * n], self.reduce))
             for i in range(len(requests))
         ]
 
@@ -255,7 +272,16 @@ class OpenAIJudge(Judge):
     def _judge_once(
         self, request: JudgeRequest, messages: list[dict[str, Any]], seed: int
     ) -> Judgement:
-        """One judge sample: one request to the server, read per the score mode."""
+        """One judge sample: one request to the server, read per the score mode, with the
+        request's wall time (retries included: they are the request's cost too)."""
+        started = time.perf_counter()
+        verdict = self._request(request, messages, seed)
+        return replace(verdict, latency_s=round(time.perf_counter() - started, 4))
+
+    def _request(
+        self, request: JudgeRequest, messages: list[dict[str, Any]], seed: int
+    ) -> Judgement:
+        """The judgement of one request to the server."""
         try:
             # The raw body: the client's own parsing raises on invalid JSON and returns a
             # string, or an object of any shape, for other bodies.
@@ -293,16 +319,22 @@ class OpenAIJudge(Judge):
         return params
 
     def _read(self, request: JudgeRequest, body: bytes) -> Judgement:
-        """The judgement of one response body, per the score mode."""
+        """The judgement of one response body, per the score mode, with the tokens it used."""
         expected = request.mode(self.score_mode) == "expected"
         try:
-            choice = first_choice(body, with_logprobs=expected)
+            choice = read_completion(body, with_logprobs=expected)
         except NotACompletion as problem:
             text = body.decode("utf-8", errors="replace")
             excerpt = self._blank.cut(text, BODY_EXCERPT_CHARS)
             size = f" ({len(text):,} characters in all)" if len(text) > BODY_EXCERPT_CHARS else ""
             error = f"the server's reply is not a chat completion: {problem}; it began {excerpt!r}"
             return Judgement(API_ERROR, "", error=error + size)
+        if choice.usage_problem is not None:
+            log.warning("token usage left out of a judgement: %s", choice.usage_problem)
+        return replace(self._verdict(request, choice, expected), usage=choice.usage)
+
+    def _verdict(self, request: JudgeRequest, choice: Completion, expected: bool) -> Judgement:
+        """The judgement that a completion's first choice gives, per the score mode."""
         reply = choice.content or ""
         if choice.finish_reason == "content_filter":
             return Judgement(CONTENT_FILTER, reply, error="the server's content filter stopped it")
@@ -322,6 +354,46 @@ class OpenAIJudge(Judge):
     def _describe(self, error: openai.APIError) -> str:
         """The error's type and text, with the key blanked should a server echo it back."""
         return self._blank.cut(f"{type(error).__name__}: {error}", ERROR_CHARS)
+
+
+def check_price(price: Mapping[str, Any] | None) -> None:
+    """Raise :class:`EditbenchError` unless ``price`` is None, or holds a finite price >= 0
+    per million prompt tokens and per million completion tokens (or neither: no price) and a
+    currency's name."""
+    if price is None:
+        return
+    if not isinstance(price, Mapping):
+        raise EditbenchError(
+            f"price={price!r}; expected null or {{prompt_per_million: <number>, "
+            "completion_per_million: <number>, currency: USD}"
+        )
+    values = [price.get(name) for name in PRICE_FIELDS]
+    if values == [None, None]:
+        return
+    for name, value in zip(PRICE_FIELDS, values, strict=True):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            number = False
+        else:
+            number = math.isfinite(value) and value >= 0
+        if not number:
+            tokens = name.removesuffix("_per_million")
+            raise EditbenchError(
+                f"price.{name}={value!r}; expected a finite number >= 0, the price of a million "
+                f"{tokens} tokens (set both prices, or neither)"
+            )
+    currency = price.get("currency", "USD")
+    if not (isinstance(currency, str) and currency.strip()):
+        raise EditbenchError(f"price.currency={currency!r}; expected a currency's name, e.g. USD")
+
+
+def _merged(draws: Sequence[Judgement], reduce: str) -> Judgement:
+    """One request's judgement from its draws (:func:`merge_draws`), with the tokens and the
+    wall time of all its requests: each draw was paid for, whether it gave a score or not."""
+    usages = [draw.usage for draw in draws if draw.usage is not None]
+    usage = {name: sum(u[name] for u in usages) for name in USAGE_FIELDS} if usages else None
+    latencies = [draw.latency_s for draw in draws if draw.latency_s is not None]
+    latency_s = round(math.fsum(latencies), 4) if latencies else None
+    return replace(merge_draws(draws, reduce), usage=usage, latency_s=latency_s)
 
 
 def _image_url(part: dict[str, Any], max_pixels: int | None) -> str:

@@ -27,6 +27,7 @@ the same positions as the same request scored alone.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
@@ -49,6 +50,7 @@ from transformers import (
 from editbench.choices import Dtype
 from editbench.errors import EditbenchError
 from editbench.judges.base import Judge
+from editbench.judges.batch_memory import recall, remember
 from editbench.judges.draws import (
     conversation_by_content,
     draw_seed,
@@ -56,7 +58,7 @@ from editbench.judges.draws import (
     merge_draws,
     read_reply,
 )
-from editbench.judges.logits import ForceToken, SeededSampler
+from editbench.judges.logits import SeededSampler
 from editbench.judges.parsing import text_through_prefix
 from editbench.judges.qwen3_vl_inputs import (
     before_score_digit,
@@ -81,6 +83,10 @@ MEMORY_HEADROOM = 0.9  # of the free device memory: allocator fragmentation, oth
 # at the size a 1-and-2 probe gave), hence 1 and 4.
 PROBE_BATCHES = (1, 4)
 BACKOFF = 0.8  # an auto batch that runs out of memory is retried at this share of its size
+# How compile=true compiles the model's blocks: inductor's default kernels. Autotuning them
+# (max-autotune-no-cudagraphs) for dynamic shapes took over 9 minutes on the 30B-A3B and had
+# not finished; CUDA graphs would be recorded again for every batch shape.
+COMPILE_MODE = "default"
 # Prepared inputs of a GPU judge are pinned, for an asynchronous copy to the device.
 PIN_PREPARED = True
 DTYPES = {dtype.value: getattr(torch, dtype.value) for dtype in Dtype}
@@ -119,6 +125,7 @@ class Qwen3VLJudge(Judge):
         temperature: float = 0.0,
         reduce: str = "mean",
         prepare_processes: int | None = None,
+        compile: bool = False,
     ) -> None:
         check_judge_settings(
             score_mode=score_mode,
@@ -164,7 +171,10 @@ class Qwen3VLJudge(Judge):
         self.temperature = float(temperature)  # 1 and 1.0 must fingerprint alike
         self.reduce = reduce
         self.prepare_processes = prepare_processes
+        self.compile = compile
         self._prepare_processes: int | None = None  # settled by start()
+        self._fit_key: dict[str, Any] | None = None  # what the fitted batch size is kept under
+        self._fitted_free = 0
         self._pool: ProcessPoolExecutor | None = None
 
     def settings(self) -> dict[str, Any]:
@@ -181,6 +191,9 @@ class Qwen3VLJudge(Judge):
             "num_samples": self.num_samples,
             "temperature": self.temperature,
             "reduce": self.reduce,
+            # Only when set: compiled kernels may round differently, and the judgements of an
+            # eager judge keep the keys they always had.
+            **({"compile": True} if self.compile else {}),
         }
 
     def load(self, devices: Sequence[str]) -> None:
@@ -204,6 +217,8 @@ class Qwen3VLJudge(Judge):
             }
         self._devices = list(devices)
         self._model = self.read_model(placement).eval()
+        if self.compile:
+            compile_blocks(self._model)
         self._processor = AutoProcessor.from_pretrained(
             self.model, revision=self.revision, padding_side="left"
         )
@@ -269,35 +284,89 @@ class Qwen3VLJudge(Judge):
             log.info("batch_size auto: %d (no device memory to measure)", self.batch_size)
             return
         probe = max(requests, key=request_size)
-        peaks = []
-        for count in PROBE_BATCHES:
-            torch.cuda.empty_cache()
-            before = {device: torch.cuda.memory_allocated(device) for device in devices}
-            for device in devices:
-                torch.cuda.reset_peak_memory_stats(device)
-            texts = [before_score_digit(probe.score_prefix)] * count
-            self._score_distributions([probe] * count, texts)
-            peaks.append({d: torch.cuda.max_memory_allocated(d) - before[d] for d in devices})
-        torch.cuda.empty_cache()
         generated = probe.mode(self.score_mode) == "generate" or probe.reasoning_first
+        torch.cuda.empty_cache()
+        # Free memory before the probes: what they hold afterwards stays in torch's cache.
+        free = {device: torch.cuda.mem_get_info(device)[0] for device in devices}
+        self._fit_key = self._batch_key(probe, devices, generated)
+        self._fitted_free = min(free.values())
+        if (known := recall(self._fit_key, self._fitted_free)) is not None:
+            self.batch_size = min(self.max_batch_size, known.batch_size)
+            log.info("batch_size auto: %d (remembered)", self.batch_size)
+            return
         cache = _kv_bytes_per_token(self._model) * self.max_new_tokens if generated else 0
-        fits = []
+        peaks = {count: self._peak_memory(probe, count, devices) for count in PROBE_BATCHES}
+        fitted = self._fit(peaks, free, cache)
+        # Activation memory can grow faster than linearly (the 30B's experts): the growth
+        # between 1 and 4 requests is checked against half the fitted size before it is kept.
+        check = min(fitted, self.max_batch_size) // 2
+        if check > PROBE_BATCHES[-1]:
+            peaks[check] = self._peak_memory(probe, check, devices)
+            fitted = self._fit(peaks, free, cache)
+        torch.cuda.empty_cache()
+        remember(self._fit_key, fitted, self._fitted_free)
+        self.batch_size = min(self.max_batch_size, fitted)
+        log.info("batch_size auto: %d", self.batch_size)
+
+    def _batch_key(
+        self, probe: JudgeRequest, devices: Sequence[torch.device], generated: bool
+    ) -> dict[str, Any]:
+        """What a fitted batch size depends on (see :mod:`editbench.judges.batch_memory`)."""
+        pixels, text = request_size(probe)
+        return {
+            "judge": self.settings(),
+            "devices": [
+                [torch.cuda.get_device_name(d), torch.cuda.get_device_properties(d).total_memory]
+                for d in devices
+            ],
+            "pixels": pixels,
+            "text": -(-text // 512) * 512,
+            "generated": generated,
+            "probes": list(PROBE_BATCHES),
+            "headroom": MEMORY_HEADROOM,
+        }
+
+    def _peak_memory(
+        self, probe: JudgeRequest, count: int, devices: Sequence[torch.device]
+    ) -> dict[torch.device, int]:
+        """Each device's peak memory while scoring ``count`` copies of ``probe``."""
+        torch.cuda.empty_cache()
+        before = {device: torch.cuda.memory_allocated(device) for device in devices}
         for device in devices:
+            torch.cuda.reset_peak_memory_stats(device)
+        texts = [before_score_digit(probe.score_prefix)] * count
+        self._score_distributions([probe] * count, texts)
+        return {d: torch.cuda.max_memory_allocated(d) - before[d] for d in devices}
+
+    def _fit(
+        self,
+        peaks: dict[int, dict[torch.device, int]],
+        free: dict[torch.device, int],
+        cache: int,
+    ) -> int:
+        """The most requests that fit in the ``free`` memory of every device, from the peaks
+        measured at each count: one request's share is the steepest growth between successive
+        counts."""
+        counts = sorted(peaks)
+        fits = []
+        for device, free_bytes in free.items():
+            growths = [
+                (peaks[b][device] - peaks[a][device]) / (b - a)
+                for a, b in itertools.pairwise(counts)
+            ]
+            growth = max(growths)
             # A growth lost in the allocator's rounding: count all of the first as the request's.
-            growth = (peaks[1][device] - peaks[0][device]) / (PROBE_BATCHES[1] - PROBE_BATCHES[0])
-            per_request = (growth if growth > 0 else max(1, peaks[0][device])) + cache
-            fixed = max(0, peaks[0][device] - per_request)
-            free = torch.cuda.mem_get_info(device)[0]
-            fits.append(int((free * MEMORY_HEADROOM - fixed) // per_request))
+            per_request = (growth if growth > 0 else max(1, peaks[counts[0]][device])) + cache
+            fixed = max(0, peaks[counts[0]][device] - counts[0] * per_request)
+            fits.append(int((free_bytes * MEMORY_HEADROOM - fixed) // per_request))
             log.info(
                 "batch_size auto on %s: %.2f GiB per request, %.2f GiB fixed, %.1f GiB free",
                 device,
                 per_request / 2**30,
                 fixed / 2**30,
-                free / 2**30,
+                free_bytes / 2**30,
             )
-        self.batch_size = max(1, min(self.max_batch_size, *fits))
-        log.info("batch_size auto: %d", self.batch_size)
+        return max(1, min(fits))
 
     def prepare(self, requests: Sequence[JudgeRequest]) -> dict[Any, BatchFeature]:
         """The processor inputs of the first model pass of each batch :meth:`score` will run.
@@ -354,6 +423,8 @@ class Qwen3VLJudge(Judge):
                     if not self.auto_batch_size or self.batch_size == 1:
                         raise
                     self.batch_size = min(self.batch_size - 1, int(self.batch_size * BACKOFF))
+                    if self._fit_key is not None:  # so that the next run starts at a size that fits
+                        remember(self._fit_key, self.batch_size, self._fitted_free)
                     log.warning(
                         "out of memory at batch %d: batch_size auto now %d",
                         len(batch),
@@ -452,14 +523,17 @@ class Qwen3VLJudge(Judge):
         if sample is not None:
             seeds = [draw_seed(conversation_by_content(r), sample) for r in batch]
             sampler.append(SeededSampler(seeds, self.temperature))
-        output = self._model.generate(
-            **inputs,
-            do_sample=False,  # SeededSampler samples, if anything does
-            logits_processor=LogitsProcessorList(sampler),
-            max_new_tokens=self.max_new_tokens,
-            stop_strings=stop_string,
-            tokenizer=self._processor.tokenizer,
-        )
+        # Compiled blocks would compile again for every layer's cache state: generation runs
+        # them eagerly.
+        with torch.compiler.set_stance("force_eager" if self.compile else "default"):
+            output = self._model.generate(
+                **inputs,
+                do_sample=False,  # SeededSampler samples, if anything does
+                logits_processor=LogitsProcessorList(sampler),
+                max_new_tokens=self.max_new_tokens,
+                stop_strings=stop_string,
+                tokenizer=self._processor.tokenizer,
+            )
         return self._processor.batch_decode(
             output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True
         )
@@ -470,9 +544,12 @@ class Qwen3VLJudge(Judge):
         """The probability of each score 0..10 after each assistant text, shape (n, 11).
 
         The first digit's distribution is the next-token distribution restricted to "0".."9".
-        "1" is ambiguous: it starts "1" and "10". A second step, with "1" forced into every row
-        and the KV cache reused, gives q = p("0" | "1") over the whole vocabulary; then
-        p(10) = p("1") q and p(1) = p("1") (1 - q). Nothing above 10 can be reached this way.
+        "1" is ambiguous: it starts "1" and "10". With "1" appended to every row, one forward
+        gives both: the logits at the row's last text position (the first digit) and at the
+        "1" (q = p("0" | "1") over the whole vocabulary; the causal mask keeps the appended
+        token out of the first). Then p(10) = p("1") q and p(1) = p("1") (1 - q). Nothing above
+        10 can be reached this way. One forward without a KV cache is what the bare model
+        costs, and what ``compile=true`` compiles (a cache's state would recompile each layer).
 
         The arithmetic after the logits is in float64. A row's float32 logits differ by a few
         ulps with the batch it is in (the CPU's matmul kernels follow the batch's shape); float32
@@ -481,17 +558,11 @@ class Qwen3VLJudge(Judge):
         """
         if not batch:
             return torch.empty(0, 11, dtype=torch.float64)
-        inputs = self._inputs(batch, assistant_texts)
         one, zero = self._digit_ids[1], self._digit_ids[0]
-        output = self._model.generate(
-            **inputs,
-            do_sample=False,
-            max_new_tokens=2,
-            logits_processor=LogitsProcessorList([ForceToken(one)]),
-            output_logits=True,  # the raw logits, before ForceToken rewrites them
-            return_dict_in_generate=True,
-        )
-        first_logits, after_one_logits = (logits.cpu().double() for logits in output.logits)
+        inputs = _with_token_appended(self._inputs(batch, assistant_texts), one)
+        with torch.inference_mode():
+            logits = self._model(**inputs, use_cache=False, logits_to_keep=2).logits
+        first_logits, after_one_logits = logits[:, 0].double().cpu(), logits[:, 1].double().cpu()
         first = first_logits[:, self._digit_ids].softmax(-1)
         zero_after_one = after_one_logits.softmax(-1)[:, zero]
         probs = torch.cat(
@@ -531,6 +602,30 @@ class Qwen3VLJudge(Judge):
         if self.max_pixels is not None:
             size["longest_edge"] = self.max_pixels
         return {"size": size}
+
+
+def _with_token_appended(inputs: BatchFeature, token: int) -> BatchFeature:
+    """``inputs`` with ``token`` added at the end of every row (rows are left-padded, so each
+    ends at the last position): the token in ``input_ids``, attended to, and marked as text in
+    every other per-token tensor (``mm_token_type_ids``)."""
+    fills = {"input_ids": token, "attention_mask": 1, "mm_token_type_ids": 0}
+    grown = dict(inputs)
+    for key, fill in fills.items():
+        if key in grown:
+            column = torch.full_like(grown[key][:, :1], fill)
+            grown[key] = torch.cat([grown[key], column], dim=1)
+    return BatchFeature(grown)
+
+
+def compile_blocks(model: torch.nn.Module) -> None:
+    """torch.compile, in place, each decoder layer of the language model and each block of
+    the vision tower: the first batches pay for compiling (102 s for the 30B-A3B on an H200),
+    the rest run faster (its expected-mode scoring at 1.47x the bare forward, docs/benchmarks.md).
+    Shapes are dynamic, so that a run's batch sizes and sequence lengths, which vary from batch
+    to batch, do not each compile again."""
+    inner = model.model
+    for block in (*inner.language_model.layers, *inner.visual.blocks):
+        block.compile(dynamic=True, mode=COMPILE_MODE)
 
 
 def _on_gpu(devices: Sequence[str]) -> bool:

@@ -402,6 +402,8 @@ def _storable(verdict: Judgement) -> Judgement:
                 f"the reply has {len(reply):,} characters, over the {MAX_REPLY_CHARS:,} kept; "
                 "it is cut there and not read"
             ),
+            usage=verdict.usage,  # a runaway reply is the dearest kind: its cost is kept
+            latency_s=verdict.latency_s,
         )
     numbers = [
         verdict.score,
@@ -416,6 +418,8 @@ def _storable(verdict: Judgement) -> Judgement:
             JUDGE_ERROR,
             reply,
             error=f"the judge gave a number that is not finite (score {verdict.score})",
+            usage=verdict.usage,
+            latency_s=verdict.latency_s,
         )
     return verdict
 

@@ -3,7 +3,8 @@
 At the top, the protocol and the figure its benchmark publishes (mean of category means, mean
 over samples, or pooled) with its 95% interval and coverage; then a summary table per category
 and overall, a table of the criteria (VIEScore's SC and PQ and their parts, ...), a chart of
-the category figures with their intervals, a section per subset the benchmark publishes, and a
+the category figures with their intervals, a section per subset the benchmark publishes, what
+the results cost (device-seconds, and an API judge's tokens and money), and a
 gallery of every sample (inputs | edit and reference | score | status | judge reply, each judge
 call's verdict where the protocol makes several) that the page's own script filters by category
 and status and sorts by score or id. A reply or an error is shown up to a few thousand
@@ -82,6 +83,19 @@ _TEMPLATES.filters["number"] = lambda value: "–" if finite(value) is None else
 _TEMPLATES.filters["percent"] = lambda value: (
     "–" if finite(value) is None else f"{100 * value:.1f}%"
 )
+_TEMPLATES.filters["whole"] = lambda value: "–" if finite(value) is None else f"{value:,.0f}"
+
+
+def _amount(value: Any) -> str:
+    """A cost at the precision it needs: a run of a few API judgements costs fractions of a
+    cent, a large one thousands."""
+    number = finite(value)
+    if number is None:
+        return "–"
+    return f"{number:,.0f}" if abs(number) >= 100 else f"{number:.3g}"
+
+
+_TEMPLATES.filters["amount"] = _amount
 
 
 @dataclass(frozen=True)
@@ -110,9 +124,10 @@ def write_report(
 
     ``rows`` are the samples.jsonl records, ``results`` what results.json holds
     (:func:`editbench.results.aggregate.benchmark_results` over the rows, with ``protocol``
-    where the run says which; ``criteria``, ``pooled``, ``subsets``, ``judge_spread_mean`` and
-    ``judge_variance_share`` are shown when present), and ``details`` the run's description
-    (editor, judge, prompt versions, dataset, time), shown as given: it must hold no secret.
+    where the run says which; ``criteria``, ``pooled``, ``subsets``, ``judge_spread_mean``,
+    ``judge_variance_share`` and ``cost`` are shown when present), and ``details`` the run's
+    description (editor, judge, prompt versions, dataset, time), shown as given: it must hold
+    no secret.
     Names (categories, criteria, calls, subsets) may hold any character: every value is
     escaped, and a number that is not finite is shown as a dash, like a missing one.
     """
@@ -145,6 +160,7 @@ def write_report(
         criteria=_criteria_table(results),
         chart=_chart(results),
         subsets=_subsets(results),
+        cost=results.get("cost"),
         samples=samples,
         sample_categories=list(dict.fromkeys(sample["category"] for sample in samples)),
         sample_statuses=sorted({s["status"] for s in samples}, key=lambda s: (s != OK, s)),

@@ -1,9 +1,10 @@
-"""A finished run as data: one row per sample, the MLflow metrics, timing and throughput, and the
-run's name, tags and details for the report."""
+"""A finished run as data: one row per sample, the MLflow metrics, timing, throughput and cost,
+and the run's name, tags and details for the report."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from editbench.launch.pool import PhaseStats
 from editbench.plan import Plan
 from editbench.protocols.spec import Protocol
 from editbench.protocols.verdict import sample_verdict
-from editbench.records import API_ERROR, EDIT_ERROR, OK, RETRIED_STATUSES
+from editbench.records import API_ERROR, EDIT_ERROR, OK, RETRIED_STATUSES, USAGE_FIELDS
 from editbench.results.tracking import metric_name
 from editbench.store import Store
 
@@ -145,7 +146,92 @@ def metrics(results: Mapping[str, Any]) -> dict[str, float]:
         for worker, own in figures["workers"].items():
             for key in ("images_per_s", "load_s", "gpu_utilization_pct"):
                 out[f"throughput/{worker}/{key}"] = own[key]
+    for phase, figures in (results.get("cost") or {}).items():
+        for key, value in figures.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out[f"cost/{phase}/{key}"] = value  # null and the currency's name are no metric
     return out
+
+
+def cost(plan: Plan, store: Store, price: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the run's results cost, read from the store's records of every sample of the run,
+    made by this run or reused: the cost of these results, not of this run's work alone.
+
+    Device-seconds: each record's ``seconds`` (its share of its batch's time) times the number
+    of devices it ran on (a judge spread with device_map holds several). The judge's tokens and
+    latency come from the judgements that report them (an API judge's); null where none does.
+    Money prices those tokens at ``price`` (the judge config's, per million tokens); null
+    without a price or without tokens. ``_per_1000``: per 1,000 samples of the run.
+    """
+    samples = len(plan.samples)
+    edits = _present(store.read_edit(task.key) for task in plan.edits)
+    judgements = _present(store.read_judgement(task.key) for task in plan.judgements)
+    edit_s, judge_s = _device_seconds(edits), _device_seconds(judgements)
+    usages = [record["usage"] for record in judgements if record.get("usage") is not None]
+    tokens = {name: sum(u[name] for u in usages) if usages else None for name in USAGE_FIELDS}
+    latencies = [r["latency_s"] for r in judgements if r.get("latency_s") is not None]
+    priced = _priced(price)
+    money = None
+    if priced is not None and usages:
+        money = (
+            tokens["prompt_tokens"] * priced["prompt_per_million"]
+            + tokens["completion_tokens"] * priced["completion_per_million"]
+        ) / 1e6
+    return {
+        "edit": {
+            "samples": samples,
+            "edits": len(edits),
+            "device_s": round(edit_s, 4),
+            "device_s_per_sample": _per(edit_s, samples),
+            "device_s_per_1000": _per(1000 * edit_s, samples),
+        },
+        "judge": {
+            "judgements": len(judgements),
+            "device_s": round(judge_s, 4),
+            "device_s_per_judgement": _per(judge_s, len(judgements)),
+            "device_s_per_1000": _per(1000 * judge_s, samples),
+            "judgements_with_usage": len(usages),
+            "prompt_tokens": tokens["prompt_tokens"],
+            "completion_tokens": tokens["completion_tokens"],
+            "prompt_tokens_per_judgement": _per(tokens["prompt_tokens"], len(usages)),
+            "completion_tokens_per_judgement": _per(tokens["completion_tokens"], len(usages)),
+            "latency_s_mean": _per(math.fsum(latencies), len(latencies)),
+            "money": _money(money),
+            "money_per_judgement": None if money is None else _money(money / len(usages)),
+            "money_per_1000": None if money is None else _money(1000 * money / samples),
+            "currency": None if priced is None else priced["currency"],
+        },
+    }
+
+
+def _present(records: Iterable[dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """The records the store holds (a missing or damaged one reads as None)."""
+    return [record for record in records if record is not None]
+
+
+def _device_seconds(records: Sequence[Mapping[str, Any]]) -> float:
+    """Worker-seconds on the devices: each record's seconds times its devices (comma-joined)."""
+    return math.fsum(
+        record.get("seconds", 0.0) * len(record.get("device", "cpu").split(","))
+        for record in records
+    )
+
+
+def _priced(price: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The judge config's price where it sets one (both prices; the judge checked them)."""
+    if price is None or price.get("prompt_per_million") is None:
+        return None
+    return {"currency": "USD", **price}
+
+
+def _money(amount: float | None) -> float | None:
+    """An amount to a billionth: a run of a few judgements costs fractions of a cent."""
+    return None if amount is None else round(amount, 9)
+
+
+def _per(total: float | None, count: int) -> float | None:
+    """``total / count``, rounded; None where either is missing."""
+    return None if total is None or not count else round(total / count, 4)
 
 
 def timing(wall_s: float, edit: PhaseStats, score: PhaseStats, cfg: DictConfig) -> dict[str, float]:

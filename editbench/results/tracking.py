@@ -20,6 +20,8 @@ PARENT_RUN_ENV = "EDITBENCH_MLFLOW_PARENT_RUN_ID"
 # The local MLflow store and artifact folder that runs log to, and that comparisons read, unless
 # told otherwise (tracking.uri, tracking.artifact_root; --tracking-uri).
 DEFAULT_TRACKING_URI = "sqlite:///outputs/mlflow.db"
+# In a tracked run's folder: its MLflow store and run id ({"tracking_uri", "run_id"}).
+TRACKING_FILE = "mlflow_run.json"
 DEFAULT_ARTIFACT_ROOT = "outputs/mlartifacts"
 # MLflow's limits (mlflow.utils.validation): keys up to 250 characters, values up to 6000.
 MAX_PARAM_KEY = 250
@@ -69,6 +71,10 @@ class NoTracking:
     def finish(self, status: str) -> None:
         pass
 
+    def where(self) -> dict[str, str] | None:
+        """Where the run is logged: nowhere."""
+        return None
+
 
 class MlflowTracker:
     """One MLflow run per editbench run, nested under the sweep's parent run in a multirun."""
@@ -87,6 +93,13 @@ class MlflowTracker:
 
             self._client = MlflowClient(tracking_uri=self.uri)
         return self._client
+
+    def where(self) -> dict[str, str] | None:
+        """The tracking store and the run id, once started: written into the run folder, so
+        that tools run later (agreement) log to the same MLflow run."""
+        if self.run_id is None:
+            return None
+        return {"tracking_uri": self.uri or DEFAULT_TRACKING_URI, "run_id": self.run_id}
 
     def experiment_id(self) -> str:
         found = self.client.get_experiment_by_name(self.experiment)

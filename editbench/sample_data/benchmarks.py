@@ -14,6 +14,7 @@ from pathlib import Path
 
 # dataset preset -> the module of this package that writes its layout
 LAYOUTS = {
+    "hf": "hf",  # the bundled sample as a hub dataset folder, for the generic dataset=hf
     "gedit_bench": "gedit_bench",
     "imgedit": "imgedit",
     "kris_bench": "kris_bench",

@@ -15,8 +15,8 @@ from PIL import Image, UnidentifiedImageError
 
 from editbench.cache import cache_dir
 from editbench.errors import EditbenchError
+from editbench.files import atomic_write_bytes
 from editbench.images import DECODE_CHECK_VERSION, image_problem
-from editbench.store import atomic_write_bytes
 
 # Files decoded at once at validation: the cores this process may use, up to 8 (past that the
 # disk, not the decoder, is the limit).

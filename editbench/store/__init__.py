@@ -25,14 +25,13 @@ import hashlib
 import io
 import json
 import logging
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from editbench.errors import EditbenchError
+from editbench.files import atomic_write_bytes, atomic_write_json
 from editbench.records import EDIT_ERROR, OK
 from editbench.store.schema import RecordKind, parse_record
 
@@ -69,29 +68,6 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(staging, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(staging, path)
-    finally:
-        staging.unlink(missing_ok=True)
-
-
-def atomic_write_json(path: Path, record: dict[str, Any]) -> None:
-    """Write ``record`` to ``path`` atomically; ValueError, naming ``path``, for a record holding
-    NaN or Infinity, which no JSON reader (ours included) accepts back."""
-    try:
-        text = json.dumps(record, indent=1, ensure_ascii=False, allow_nan=False)
-    except ValueError as error:
-        raise ValueError(f"{path}: record not written: {error}; expected finite numbers") from None
-    atomic_write_bytes(path, (text + "\n").encode())
 
 
 def check_format(root: Path) -> bool:

@@ -3,8 +3,8 @@
 A record is parsed strictly (UTF-8, JSON without NaN or Infinity) and then checked field by
 field, so that a damaged one (torn, changed by hand, written by a bug) is redone or reported,
 never trusted. Fields are checked where present: records written by earlier editbench versions
-(no ``status`` on an edit, no ``attempts``) stay valid, and so do fields this version does not
-know.
+(no ``status`` on an edit, no ``attempts``, no ``usage`` or ``latency_s`` on a judgement) stay
+valid, and so do fields this version does not know.
 
 Two kinds of edit record: an edit that was made (``status`` "ok", or absent in older stores)
 names its PNG by ``image_sha256``; an edit the editor could not make (``status``
@@ -19,7 +19,14 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal
 
-from editbench.records import EDIT_ERROR, JUDGE_STATUSES, MAX_REPLY_CHARS, OK
+from editbench.records import (
+    EDIT_ERROR,
+    JUDGE_STATUSES,
+    MAX_REPLY_CHARS,
+    MAX_TOKEN_COUNT,
+    OK,
+    USAGE_FIELDS,
+)
 
 RecordKind = Literal["edit", "judgement"]
 
@@ -67,10 +74,23 @@ def _is_draws(value: Any) -> bool:
     return isinstance(value, list) and all(v is None or _is_finite(v) for v in value)
 
 
+def _is_token_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_TOKEN_COUNT
+
+
+def _is_usage(value: Any) -> bool:
+    """The token counts of an API judge's requests; the costs sum them, so each must be one."""
+    return isinstance(value, dict) and all(_is_token_count(value.get(n)) for n in USAGE_FIELDS)
+
+
+def _is_seconds(value: Any) -> bool:
+    return _is_finite(value) and value >= 0
+
+
 Field = tuple[Callable[[Any], bool], str]  # the check of a field's value, and what it expects
 
 _STRING: Field = (_is_str, "a string")
-_SECONDS: Field = (lambda v: _is_finite(v) and v >= 0, "a finite number of seconds >= 0")
+_SECONDS: Field = (_is_seconds, "a finite number of seconds >= 0")
 _ATTEMPTS: Field = (_is_attempts, "an integer >= 1")
 # What the worker writes beside every record's own fields.
 _PROVENANCE: dict[str, Field] = {
@@ -91,6 +111,11 @@ _JUDGEMENT_FIELDS: dict[str, Field] = {
     "entropy": (_or_null(_is_finite), "a finite number or null"),
     "spread": (_or_null(_is_finite), "a finite number or null"),
     "samples": (_or_null(_is_draws), "null or a list of finite numbers and nulls"),
+    "usage": (
+        _or_null(_is_usage),
+        f"null or an object of {' and '.join(USAGE_FIELDS)}, integers from 0 below 2**53",
+    ),
+    "latency_s": (_or_null(_is_seconds), "a finite number of seconds >= 0 or null"),
 }
 _EDIT_FIELDS: dict[str, Field] = {
     **_PROVENANCE,

@@ -30,7 +30,7 @@ BUILDERS = {
     "qwen3_vl_moe": "editbench.tiny.qwen3_vl:build_moe",
 }
 # Bump when a builder changes, so caches built by older code are not reused.
-VERSION = 1
+VERSION = 2
 
 
 def cache_root() -> Path:

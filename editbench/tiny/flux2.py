@@ -20,9 +20,9 @@ patchifies 2x2 into the transformer's four input channels. What differs from the
   runs classifier-free guidance, and its reference call is 4 steps at ``guidance_scale=1.0``.
 - The scheduler shifts dynamically; the pipeline computes ``mu`` from the image's token count
   and the number of steps, so the scheduler's shift bounds go unused.
-- The tokenizer is byte-level (editbench.tiny.tokenizer) with Qwen3's chat template, reduced to
-  the plain-text messages the pipeline sends; the pipeline pads every prompt to 512 tokens,
-  so the sequence length is the real one's.
+- The tokenizer is the offline Qwen one (editbench.tiny.tokenizer) with Qwen3's chat
+  template, reduced to the plain-text messages the pipeline sends; the pipeline pads every
+  prompt to 512 tokens, so the sequence length is the real one's.
 """
 
 from __future__ import annotations

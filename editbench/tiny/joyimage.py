@@ -2,8 +2,8 @@
 models' folder layout.
 
 The text encoder and its processor are the tiny Qwen3-VL of :mod:`editbench.tiny.qwen3_vl`
-(width 32, byte-level tokenizer); the transformer reads its last layer, so its text width is
-32. The transformer is JoyImage's at width 16 (one block, two heads, RoPE split 2/2/4 over
+(width 32, the offline Qwen tokenizer); the transformer reads its last layer, so its text width
+is 32. The transformer is JoyImage's at width 16 (one block, two heads, RoPE split 2/2/4 over
 frame, height and width). The scheduler is FlowMatchEulerDiscreteScheduler.
 
 The real VAE is Wan 2.1's (16 latent channels, 8x spatial downsampling). Both pipelines work
@@ -13,8 +13,8 @@ at about 1024² pixels whatever the input (they snap it to a bucket of that area
 16 channels keep Wan 2.1's latent normalisation. Sizes come out the same buckets as the real
 model's.
 
-The tokenizer is byte-level, so the pipelines' fixed cut of 34 system-prompt tokens leaves
-part of the system prompt in the conditioning, where the real tokenizer's cut removes it all.
+The tokenizer tokenizes the pipelines' system prompt as Qwen's does, so their fixed cut of 34
+tokens removes it, as with the real model.
 """
 
 from __future__ import annotations

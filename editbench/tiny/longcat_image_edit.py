@@ -17,10 +17,9 @@ cores; with five, about 2,600 tokens and under 2 seconds. The price is the round
 the pipeline aligns the working size to 32 pixels rather than 16, so a 3:2 input comes out
 1248x832 where the real model gives 1264x848.
 
-The tokenizer is byte-level (editbench.tiny.tokenizer), so the system prompt and the
-instruction are spelt out byte by byte. The pipeline drops its system prompt up to
-``<|vision_start|>`` rather than a fixed number of tokens, so the conditioning has the same
-parts as the real model's.
+The tokenizer is the offline Qwen one (editbench.tiny.tokenizer). The pipeline drops its
+system prompt up to ``<|vision_start|>`` rather than a fixed number of tokens, so the
+conditioning has the same parts as the real model's.
 """
 
 from __future__ import annotations

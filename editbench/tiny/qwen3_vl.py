@@ -2,7 +2,7 @@
 
 The real transformers classes (``Qwen3VLForConditionalGeneration``,
 ``Qwen3VLMoeForConditionalGeneration``, ``Qwen3VLProcessor``) with every size cut down: two
-text layers of width 32, a two-layer vision tower, the byte-level tokenizer of
+text layers of width 32, a two-layer vision tower, the offline Qwen tokenizer of
 :mod:`editbench.tiny.tokenizer`, and an image processor that shrinks any picture to at most
 8x8 patches (16 visual tokens). What the judge code depends on is as in the full models (patch
 size 16, 2x2 merge, interleaved M-RoPE, DeepStack, Qwen's special tokens and chat template, a

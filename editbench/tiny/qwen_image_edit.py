@@ -1,17 +1,23 @@
 """A tiny random-weight Qwen-Image-Edit pipeline, saved in the real model's folder layout.
 
 Component configs follow diffusers' own fast tests for the Qwen-Image edit pipelines
-(tests/pipelines/qwenimage/), with three changes: the VAE has the real one's four levels (8x
-spatial downsampling; with the tests' three, its mid-block attention at the ~1024² input that
-the pipelines encode runs over 65k tokens) at 4 channels each, the scheduler has the real
-one's config, and the processor caps images at 112² pixels, so the text encoder sees 16
-visual tokens rather than thousands. The same folder loads as ``QwenImageEditPipeline`` and
-``QwenImageEditPlusPipeline``.
+(tests/pipelines/qwenimage/), with these changes:
 
-The tokenizer is byte-level (editbench.tiny.tokenizer). The pipelines drop the first 64 tokens
-of their prompt template, which is the real tokenizer's length of Qwen-Image's system prompt;
-spelt out byte by byte that prompt is longer, so part of it stays in the conditioning. With
-random weights this changes nothing but the sequence length.
+- The pipelines encode their input at about 1024² pixels whatever the output size, so the VAE
+  is what an edit costs. It has five levels (16x spatial downsampling) where the real one has
+  four (8x) and the tests three: with four, its mid-block attention runs over 16k tokens and
+  the transformer sees some 4,400; with five, 4k and 1,100. Its levels have 4 channels and no
+  residual blocks on the way down (the mid-block and the decoder keep theirs). On two CPU
+  cores an edit at 256² fell from 3.0 to 0.6 CPU seconds with these two changes (at one
+  thread; ``docs/benchmarks.md``). The pipelines align sizes to 32 pixels rather than 16.
+- The scheduler has the real one's config.
+- The processor caps images at 112² pixels, so the text encoder sees 16 visual tokens rather
+  than thousands.
+
+The same folder loads as ``QwenImageEditPipeline`` and ``QwenImageEditPlusPipeline``. The
+tokenizer is the offline Qwen one (editbench.tiny.tokenizer), which tokenizes the pipelines'
+prompt template as Qwen's does: their fixed cut of 64 tokens drops the system prompt and
+``<|im_start|>user``, as with the real model.
 """
 
 from __future__ import annotations
@@ -71,9 +77,10 @@ def build(path: Path) -> None:
     vae = AutoencoderKLQwenImage(
         base_dim=4,
         z_dim=Z_DIM,
-        dim_mult=[1, 1, 1, 1],
-        num_res_blocks=1,
-        temperal_downsample=[False, True, True],
+        dim_mult=[1, 1, 1, 1, 1],
+        num_res_blocks=0,
+        # the real model's three, and a fifth level that halves height and width only
+        temperal_downsample=[False, True, True, False],
         latents_mean=[0.0] * Z_DIM,
         latents_std=[1.0] * Z_DIM,
     )

@@ -1,15 +1,27 @@
-"""A tiny byte-level Qwen tokenizer, built offline, for the tiny Qwen models.
+"""A small Qwen tokenizer, built offline, for the tiny Qwen models and the benchmarks.
 
-It is Qwen's own tokenizer class and pre-tokenizer (digits split one per token, byte-level
-symbols) with a vocabulary of the 256 byte symbols and no merges, plus Qwen's added tokens.
-Byte ``b``'s symbol has the same id as in the real Qwen vocabulary (``"0"`` is 15, ``" "`` is
-220), but every word is spelt out byte by byte. The chat template is Qwen3-VL's.
+It is Qwen's own tokenizer class, normalizer and pre-tokenizer (NFC, digits split one per token,
+byte-level symbols) with part of Qwen's BPE vocabulary (:mod:`editbench.tiny.qwen_vocabulary`):
+Qwen's first 4,096 tokens (the 256 bytes among them), and every token Qwen's tokenizer uses on
+the project's prompts with the tokens it is merged from. Qwen2, 2.5 and 3 share that vocabulary,
+so the project's prompts (judge conversations, the editors' prompt templates) tokenize into
+exactly the tokens Qwen's tokenizer gives them, and other text into more (1.3 times as many on
+this repository's documentation; ``benchmarks/prompt_tokens.py`` measures both). Ids below
+4,096 are Qwen's (``"0"`` is 15, ``" "`` is 220); the other tokens follow in Qwen's order, then
+Qwen's added tokens, so that a tiny model's vocabulary stays small. The chat template is
+Qwen3-VL's.
 """
 
 from __future__ import annotations
 
+import base64
+from functools import cache
+from itertools import pairwise
+
 from tokenizers import AddedToken, pre_tokenizers
 from transformers import Qwen2TokenizerFast
+
+from editbench.tiny.qwen_vocabulary import QWEN_RANKS
 
 # Qwen's special tokens, in the order of their ids in the real vocabulary.
 SPECIAL_TOKENS = (
@@ -105,18 +117,18 @@ CHAT_TEMPLATE = """\
 """
 
 
-def build_qwen_tokenizer() -> Qwen2TokenizerFast:
-    """Build the tiny tokenizer: 256 byte symbols (ids 0..255), then the added tokens.
+def build_qwen_tokenizer(ranks: str = QWEN_RANKS) -> Qwen2TokenizerFast:
+    """Build the tokenizer from ``ranks``, lines of Qwen's ``qwen.tiktoken`` (a token in base64,
+    its id in Qwen's vocabulary): its tokens in Qwen's order (ids 0, 1, ...), then the added
+    tokens. Given every line of Qwen's file, every id is Qwen's.
 
     ``len(tokenizer)`` is the vocabulary size a model needs; look ids up with
     ``tokenizer.convert_tokens_to_ids("<|image_pad|>")``. Deterministic and offline.
     """
-    # ByteLevel's alphabet sorted by code point is GPT-2's bytes_to_unicode order, which is the
-    # order of the first 256 ids in Qwen's vocabulary.
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tokens, merges = _vocabulary(ranks)
     tokenizer = Qwen2TokenizerFast(
-        vocab={symbol: index for index, symbol in enumerate(alphabet)},
-        merges=[],
+        vocab={token: index for index, token in enumerate(tokens)},
+        merges=list(merges),
         eos_token="<|endoftext|>",
         pad_token="<|endoftext|>",
         unk_token=None,
@@ -129,3 +141,49 @@ def build_qwen_tokenizer() -> Qwen2TokenizerFast:
     # id that Qwen gives <|endoftext|>. Instruct models end a turn with <|im_end|>.
     tokenizer.eos_token = "<|im_end|>"
     return tokenizer
+
+
+@cache
+def _vocabulary(ranks: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The tokens of ``ranks`` in Qwen's order, spelt in byte-level symbols, and the BPE merge
+    that makes each token after the single bytes (Hugging Face's form of Qwen's tokenizer)."""
+    lines = sorted(
+        (int(rank), base64.b64decode(token))
+        for token, rank in map(str.split, filter(None, ranks.splitlines()))
+    )
+    tokens = [token for _, token in lines]
+    if sorted(tokens[:256]) != [bytes([b]) for b in range(256)]:
+        raise ValueError("expected Qwen's first 256 tokens: the single bytes")
+    # Those bytes are in GPT-2's bytes_to_unicode order, which is ByteLevel's alphabet sorted by
+    # code point: the two give each byte its symbol.
+    symbols = dict(
+        zip(
+            (token[0] for token in tokens[:256]),
+            sorted(pre_tokenizers.ByteLevel.alphabet()),
+            strict=True,
+        )
+    )
+
+    def spell(token: bytes) -> str:
+        return "".join(symbols[byte] for byte in token)
+
+    position = {token: index for index, token in enumerate(tokens)}
+    merges = tuple(tuple(map(spell, merged_from(token, position))) for token in tokens[256:])
+    return tuple(map(spell, tokens)), merges
+
+
+def merged_from(token: bytes, position: dict[bytes, int]) -> tuple[bytes, bytes]:
+    """The two tokens that BPE merges into ``token``, given each token's ``position`` in the
+    vocabulary: its bytes merged pair by pair, the pair that makes the earliest token first,
+    until two are left."""
+    parts = [bytes([byte]) for byte in token]
+    while len(parts) > 2:
+        # One step of BPE: merge the neighbours that make the earliest token.
+        earliest, index = min(
+            (position.get(left + right, len(position)), index)
+            for index, (left, right) in enumerate(pairwise(parts))
+        )
+        if earliest >= position[token]:
+            raise ValueError(f"token {token!r} is not made of two tokens before it")
+        parts[index : index + 2] = [parts[index] + parts[index + 1]]
+    return parts[0], parts[1]
