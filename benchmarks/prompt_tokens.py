@@ -93,8 +93,6 @@ def judge_texts(name: str, folder: Path) -> list[str]:
     if layout is not None:
         where = write_layout(layout, folder / "data")
         overrides = [o.replace("{layout}", str(where)) for o in overrides]
-    register_schemas()
-    register_resolvers()
     with initialize_config_module("editbench.conf", version_base="1.3"):
         cfg = compose(
             "config",
@@ -117,24 +115,36 @@ def judge_texts(name: str, folder: Path) -> list[str]:
     ]
 
 
-def editor_texts(pipeline_name: str) -> list[str]:
-    """The prompts of the diffusers pipeline ``pipeline_name`` (its templates, with the image's
-    pads not yet expanded) for each instruction of the sample benchmark."""
+def prompt_templates(pipeline_name: str) -> dict[str, tuple[str, int]]:
+    """Each prompt template of the diffusers pipeline ``pipeline_name`` (by its key, "" for a
+    pipeline of one) and the count of tokens the pipeline cuts off the front of its encoding."""
     import diffusers
 
     pipeline_class = getattr(diffusers, pipeline_name)
-    # The templates are set in __init__: read them from a pipeline built without models.
+    # They are set in __init__: read them from a pipeline built without models.
     components = inspect.signature(pipeline_class.__init__).parameters
     pipeline = pipeline_class(**{name: None for name in components if name != "self"})
-    templates = pipeline.prompt_template_encode
+    templates, cuts = pipeline.prompt_template_encode, pipeline.prompt_template_encode_start_idx
     if isinstance(templates, str):
-        templates = {"": templates}
+        return {"": (templates, cuts)}
+    return {key: (template, cuts[key]) for key, template in templates.items()}
+
+
+def editor_texts(pipeline_name: str) -> list[str]:
+    """The prompts of the diffusers pipeline ``pipeline_name`` (its templates, with the image's
+    pads not yet expanded) for each instruction of the sample benchmark."""
     samples = load_manifest(files("editbench") / "sample_data")
-    return [template.format(s.instruction) for template in templates.values() for s in samples]
+    return [
+        template.format(sample.instruction)
+        for template, _ in prompt_templates(pipeline_name).values()
+        for sample in samples
+    ]
 
 
 def prompt_texts() -> Iterator[tuple[str, list[str]]]:
     """Every prompt set's name and texts, the editors' prompts last."""
+    register_schemas()
+    register_resolvers()
     for name in PROMPT_SETS:
         with tempfile.TemporaryDirectory() as folder:
             yield name, judge_texts(name, Path(folder))

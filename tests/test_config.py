@@ -293,7 +293,7 @@ def test_cfg_job_prints_plain_strings(tmp_path):
         "edit_devices": None,
         "workers_per_device": 1,
         "load": "parallel",
-        "cpu_threads": None,
+        "cpu_threads": 1,
     }
     assert printed["prompts"]["physical"]["combine"] == "mean"
 

@@ -6,10 +6,10 @@ Component configs follow diffusers' own fast tests for the Qwen-Image edit pipel
 - The pipelines encode their input at about 1024² pixels whatever the output size, so the VAE
   is what an edit costs. It has five levels (16x spatial downsampling) where the real one has
   four (8x) and the tests three: with four, its mid-block attention runs over 16k tokens and
-  the transformer sees some 4,400; with five, 4k and 1,100. Its levels have 4 channels and no
-  residual blocks on the way down (the mid-block and the decoder keep theirs). On two CPU
-  cores an edit at 256² fell from 3.0 to 0.6 CPU seconds with these two changes (at one
-  thread; ``docs/benchmarks.md``). The pipelines align sizes to 32 pixels rather than 16.
+  the transformer sees some 4,400 (at a 256² output); with five, 4k and 1,100. Its levels
+  have 4 channels and no residual blocks on the way down (the mid-block and the decoder keep
+  theirs). An edit at 256² on one CPU thread fell from 3.0 to 0.6 CPU seconds with these two
+  changes (``docs/benchmarks.md``). The pipelines align sizes to 32 pixels rather than 16.
 - The scheduler has the real one's config.
 - The processor caps images at 112² pixels, so the text encoder sees 16 visual tokens rather
   than thousands.
