@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from editbench.agreement.mlflow_runs import agreement_metrics, find_mlflow_run, log_agreement
 from editbench.agreement.outputs import FILES, format_summary, write_agreement
 from editbench.agreement.ratings import read_human
 from editbench.agreement.report import agreement_report
+from editbench.arguments import at_least
 from editbench.compare.sources import load_run
 from editbench.errors import EditbenchError
 from editbench.results.tracking import DEFAULT_TRACKING_URI
@@ -50,21 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_summary(document))
     print(f"\nwrote {', '.join(FILES)} to {out_dir}")
     return 0
-
-
-def _at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer no smaller than ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text}")
-        return value
-
-    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,14 +94,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--bootstrap",
-        type=_at_least(1),
+        type=at_least(1),
         default=1000,
         metavar="N",
         help="bootstrap resamples (default: %(default)s)",
     )
     parser.add_argument(
         "--top",
-        type=_at_least(0),
+        type=at_least(0),
         default=10,
         metavar="N",
         help="samples listed where the judges disagree most (default: %(default)s)",
@@ -124,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
         "--tracking-uri",
         metavar="URI",
         help="MLflow store of run ids and of the folders' runs (default: a folder's own, from "
-        f"its config.yaml; {DEFAULT_TRACKING_URI} for run ids)",
+        f"its mlflow_run.json; {DEFAULT_TRACKING_URI} for run ids)",
     )
     return parser
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from editbench.arguments import at_least
 from editbench.compare.differences import compare_loaded_runs
 from editbench.compare.outputs import FILES, write_comparison
 from editbench.compare.sources import load_run
@@ -40,18 +41,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer no smaller than ``minimum``."""
-
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text}")
-        return value
-
-    return parse
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m editbench.compare",
@@ -72,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--top",
-        type=_at_least(0),
+        type=at_least(0),
         metavar="N",
         default=10,
         help="samples to list of those that moved most, and of those judged ok by one run "
@@ -83,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--bootstrap",
-        type=_at_least(1),
+        type=at_least(1),
         metavar="N",
         default=10_000,
         help="bootstrap resamples (default: %(default)s)",

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from editbench.arguments import at_least
 from editbench.errors import EditbenchError
 from editbench.leaderboard.board import build_leaderboard
 from editbench.leaderboard.outputs import FILES, write_leaderboard
@@ -33,14 +34,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table(leaderboard.document))
     print(f"\nwrote {', '.join(FILES)} to {out_dir}")
     return 0
-
-
-def _positive(text: str) -> int:
-    """An argparse type: an integer of at least 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--bootstrap",
-        type=_positive,
+        type=at_least(1),
         metavar="N",
         default=1000,
         help="bootstrap resamples; with the runs' own seed and count (bootstrap_samples), an "
