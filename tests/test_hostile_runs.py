@@ -20,7 +20,7 @@ from PIL import Image
 from editbench.config.resolvers import SAMPLE_DATA
 from editbench.config.validate import validate
 from editbench.errors import EditbenchError, RunIncomplete
-from editbench.launch.worker import _each, _stops_the_worker, _storable
+from editbench.launch.failures import each_result, stops_the_worker, storable
 from editbench.records import (
     EDIT_ERROR,
     JUDGE_ERROR,
@@ -52,15 +52,15 @@ def test_errors_of_the_worker_itself_stop_it_and_others_fail_one_sample():
         pass
 
     for error in (MemoryError(), OutOfMemoryError("CUDA out of memory"), AttributeError("x")):
-        assert _stops_the_worker(error), error
-    assert _stops_the_worker(RuntimeError("CUDA error: device-side assert triggered"))
+        assert stops_the_worker(error), error
+    assert stops_the_worker(RuntimeError("CUDA error: device-side assert triggered"))
     for error in (
         ValueError("height and width must be > 0"),
         OSError("broken data stream when reading image file"),
         RuntimeError("The size of tensor a (4096) must match the size of tensor b (1024)"),
         ZeroDivisionError("division by zero"),
     ):
-        assert not _stops_the_worker(error), error
+        assert not stops_the_worker(error), error
 
 
 def test_a_batch_that_fails_is_run_again_one_by_one_so_only_the_culprit_fails():
@@ -72,7 +72,7 @@ def test_a_batch_that_fails_is_run_again_one_by_one_so_only_the_culprit_fails():
             raise ValueError("cannot take 'bad'")
         return [f"done {r}" for r in requests]
 
-    results = [(task, result) for task, result, _ in _each(run, ["a", "bad", "c"], [1, 2, 3])]
+    results = [(task, result) for task, result, _ in each_result(run, ["a", "bad", "c"], [1, 2, 3])]
     assert [task for task, _ in results] == [1, 2, 3]
     assert results[0][1] == "done a" and results[2][1] == "done c"
     assert isinstance(results[1][1], ValueError)
@@ -84,11 +84,11 @@ def test_a_worker_error_in_a_batch_is_raised_not_stored():
         raise MemoryError("out of host memory")
 
     with pytest.raises(MemoryError):
-        list(_each(run, ["a", "b"], [1, 2]))
+        list(each_result(run, ["a", "b"], [1, 2]))
 
 
 def test_a_reply_over_the_cap_is_cut_and_kept_as_its_own_status():
-    verdict = _storable(Judgement(OK, "Score: 7 " + "x" * (MAX_REPLY_CHARS + 10), score=7.0))
+    verdict = storable(Judgement(OK, "Score: 7 " + "x" * (MAX_REPLY_CHARS + 10), score=7.0))
     assert verdict.status == REPLY_TOO_LONG and verdict.score is None
     assert len(verdict.reply) == MAX_REPLY_CHARS
     assert f"{MAX_REPLY_CHARS + 19:,} characters" in verdict.error
@@ -103,14 +103,14 @@ def test_a_reply_over_the_cap_is_cut_and_kept_as_its_own_status():
     ],
 )
 def test_a_number_that_is_not_finite_is_the_judges_failure_not_a_score(verdict):
-    stored = _storable(verdict)
+    stored = storable(verdict)
     assert stored.status == JUDGE_ERROR and stored.score is None
     assert "not finite" in stored.error
 
 
 def test_a_short_reply_with_finite_numbers_is_stored_as_it_is():
     verdict = Judgement(OK, "Score: 7", score=7.0, criteria={"SC": 7.0})
-    assert _storable(verdict) is verdict
+    assert storable(verdict) is verdict
 
 
 # --- the end of a run ------------------------------------------------------------------------

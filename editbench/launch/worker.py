@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import os
 import signal
 import sys
@@ -25,7 +24,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from editbench.errors import SampleError
+from editbench.launch.failures import (
+    attempts_after,
+    describe,
+    each_result,
+    stops_the_worker,
+    storable,
+)
 from editbench.launch.messages import (
     BatchDone,
     BatchStarted,
@@ -37,10 +42,7 @@ from editbench.launch.messages import (
 from editbench.records import (
     EDIT_ERROR,
     JUDGE_ERROR,
-    MAX_REPLY_CHARS,
     OK,
-    REPLY_TOO_LONG,
-    RETRIED_STATUSES,
     Judgement,
 )
 
@@ -203,7 +205,7 @@ def _attempt(prepare: Any, requests: list[Any]) -> Any:
     try:
         return prepare(requests)
     except Exception as error:
-        if _stops_the_worker(error):
+        if stops_the_worker(error):
             raise
         return _Failed(error)
 
@@ -216,56 +218,17 @@ def _fit_batch_size(judge: Judge, requests: list[Any]) -> None:
         judge.fit_batch_size(requests)
         return
     except Exception as error:
-        if _stops_the_worker(error):
+        if stops_the_worker(error):
             raise
-        log.warning("fitting the batch size failed (%s); trying each request", _describe(error))
+        log.warning("fitting the batch size failed (%s); trying each request", describe(error))
     for request in requests if len(requests) > 1 else ():
         try:
             judge.fit_batch_size([request])
             return
         except Exception as error:
-            if _stops_the_worker(error):
+            if stops_the_worker(error):
                 raise
     log.warning("no first request could fit the batch size; kept %s", judge.batch_size)
-
-
-def _stops_the_worker(error: BaseException) -> bool:
-    """Whether ``error`` is the worker's own failure rather than one sample's: memory, a device
-    that is no longer usable, or a fault in the code (which every sample would meet). Anything
-    else raised on a sample (a shape the model refuses, a damaged image, NaN output) fails that
-    sample alone."""
-    if isinstance(
-        error,
-        MemoryError
-        | ImportError
-        | NameError
-        | AttributeError
-        | TypeError
-        | AssertionError
-        | NotImplementedError
-        | RecursionError,
-    ):
-        return True
-    if type(error).__name__ == "OutOfMemoryError":  # torch's, without importing torch here
-        return True
-    text = str(error)
-    return "CUDA error" in text or "device-side assert" in text or "NCCL" in text
-
-
-def _describe(error: Exception) -> str:
-    """An error as a failure record keeps it: editbench's own sample errors say everything in
-    their message; any other error is named by its type."""
-    if isinstance(error, SampleError):
-        return str(error)
-    return f"{type(error).__name__}: {error}".strip()
-
-
-def _attempts(previous: dict[str, Any] | None) -> int:
-    """The attempt count of a failure about to be stored over ``previous``, the stored record
-    of the same key (None when there is none)."""
-    if previous is None or previous.get("status") not in RETRIED_STATUSES:
-        return 1
-    return previous.get("attempts", 1) + 1
 
 
 def _wait_for(gate: Event) -> None:
@@ -298,9 +261,9 @@ def _now() -> str:
 
 def _edit(editor: Editor, batch: Sequence[EditTask], store: Store, spec: WorkerSpec) -> list[str]:
     """Edit and store ``batch``; returns the keys of the edits that failed on their sample,
-    stored as such (see :func:`_stops_the_worker`)."""
+    stored as such (see :func:`~editbench.launch.failures.stops_the_worker`)."""
     failed = []
-    for task, result, seconds in _each(editor.edit, [task.request for task in batch], batch):
+    for task, result, seconds in each_result(editor.edit, [task.request for task in batch], batch):
         record = {
             "sample_id": task.sample_id,
             "editor": editor.fingerprint(),
@@ -313,15 +276,15 @@ def _edit(editor: Editor, batch: Sequence[EditTask], store: Store, spec: WorkerS
         }
         if isinstance(result, Exception):
             failed.append(task.key)
-            log.warning("edit of %r failed: %s", task.sample_id, _describe(result))
+            log.warning("edit of %r failed: %s", task.sample_id, describe(result))
             previous = store.read_edit(task.key)
             store.write_edit_failure(
                 task.key,
                 {
                     **record,
                     "status": EDIT_ERROR,
-                    "error": _describe(result),
-                    "attempts": _attempts(previous),
+                    "error": describe(result),
+                    "attempts": attempts_after(previous),
                 },
             )
         else:
@@ -343,13 +306,13 @@ def _score(
         return judge.score(requests)
 
     failed = []
-    for task, verdict, seconds in _each(judged, [task.request for task in batch], batch):
+    for task, verdict, seconds in each_result(judged, [task.request for task in batch], batch):
         attempts = None
         if isinstance(verdict, Exception):
             failed.append(task.key)
-            log.warning("judging %r failed: %s", task.sample_id, _describe(verdict))
-            attempts = _attempts(store.read_judgement(task.key))
-            verdict = Judgement(JUDGE_ERROR, "", error=_describe(verdict))
+            log.warning("judging %r failed: %s", task.sample_id, describe(verdict))
+            attempts = attempts_after(store.read_judgement(task.key))
+            verdict = Judgement(JUDGE_ERROR, "", error=describe(verdict))
         store.write_judgement(
             task.key,
             {
@@ -357,7 +320,7 @@ def _score(
                 "edit_key": task.edit_key,
                 "judge": judge.fingerprint(),
                 "prompt_sha256": task.prompt_sha256,
-                **asdict(_storable(verdict)),
+                **asdict(storable(verdict)),
                 **({"attempts": attempts} if attempts else {}),
                 "device": ",".join(spec.devices),
                 "seconds": round(seconds, 4),
@@ -365,63 +328,6 @@ def _score(
             },
         )
     return failed
-
-
-def _each(run: Any, requests: list[Any], tasks: Sequence[Any]) -> Iterator[tuple[Any, Any, float]]:
-    """Each task with its result from ``run(requests)`` and the seconds it took; where ``run``
-    raises for a sample's reason, each request is run again alone, so that only the ones that
-    fail alone get their exception as the result."""
-    started = time.perf_counter()
-    try:
-        results = run(requests)
-    except Exception as error:
-        if _stops_the_worker(error):
-            raise
-        if len(requests) == 1:
-            yield tasks[0], error, time.perf_counter() - started
-            return
-        log.warning("a batch of %d failed (%s); each alone", len(requests), _describe(error))
-        for task, request in zip(tasks, requests, strict=True):
-            yield from _each(run, [request], [task])
-        return
-    seconds = (time.perf_counter() - started) / len(requests)
-    for task, result in zip(tasks, results, strict=True):
-        yield task, result, seconds
-
-
-def _storable(verdict: Judgement) -> Judgement:
-    """``verdict`` as it may be stored. A reply longer than any judge writes comes from a broken
-    server or model: kept cut, as its own status, and not read. A score that is not a finite
-    number is the judge's failure on this sample, not a score."""
-    reply = verdict.reply or ""
-    if len(reply) > MAX_REPLY_CHARS:
-        return Judgement(
-            REPLY_TOO_LONG,
-            reply[:MAX_REPLY_CHARS],
-            error=(
-                f"the reply has {len(reply):,} characters, over the {MAX_REPLY_CHARS:,} kept; "
-                "it is cut there and not read"
-            ),
-            usage=verdict.usage,  # a runaway reply is the dearest kind: its cost is kept
-            latency_s=verdict.latency_s,
-        )
-    numbers = [
-        verdict.score,
-        verdict.entropy,
-        verdict.spread,
-        *(verdict.criteria or {}).values(),
-        *(verdict.distribution or ()),
-        *(verdict.samples or ()),
-    ]
-    if not all(math.isfinite(value) for value in numbers if value is not None):
-        return Judgement(
-            JUDGE_ERROR,
-            reply,
-            error=f"the judge gave a number that is not finite (score {verdict.score})",
-            usage=verdict.usage,
-            latency_s=verdict.latency_s,
-        )
-    return verdict
 
 
 def _with_edits(batch: Sequence[JudgeTask], store: Store) -> tuple[list[JudgeTask], list[str]]:
