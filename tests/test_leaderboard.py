@@ -489,7 +489,8 @@ def test_cli_ranks_two_demo_runs_per_category_with_a_gallery(demo_runs: list[str
 
     markdown = (out / "leaderboard.md").read_text()
     assert "| rank | 95% rank interval | entry |" in markdown
-    assert ", per category: figure #rank [95% rank interval]" in markdown
+    # Titles are escaped like every cell (a board's title names its judge): "\[" shows "[".
+    assert ", per category: figure #rank \\[95% rank interval\\]" in markdown
     html = (out / "leaderboard.html").read_text()
     assert html.count('<article class="sample"') == 4
     assert html.count('<div class="cell"') == 8  # both edits of every sample
