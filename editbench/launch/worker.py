@@ -331,11 +331,15 @@ def _score(
 
 
 def _with_edits(batch: Sequence[JudgeTask], store: Store) -> tuple[list[JudgeTask], list[str]]:
-    """The tasks of ``batch`` whose edit is stored whole, and the keys of the others."""
+    """The tasks of ``batch`` whose edit is stored whole, and the keys of the others. Each edit
+    is read (its image hashed) once, however many of the protocol's calls judge it."""
     ready, skipped = [], []
+    whole: dict[str, bool] = {}
     for task in batch:
-        edit = store.read_edit(task.edit_key)
-        if edit is not None and edit["status"] == OK:
+        if task.edit_key not in whole:
+            edit = store.read_edit(task.edit_key)
+            whole[task.edit_key] = edit is not None and edit["status"] == OK
+        if whole[task.edit_key]:
             ready.append(task)
         else:
             skipped.append(task.key)
