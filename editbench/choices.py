@@ -100,3 +100,10 @@ class LayoutName(Choice):
 class LoadOrder(Choice):
     parallel = "parallel"  # every worker loads its model at once
     serial = "serial"  # one load at a time, to bound host memory
+
+
+class Fp8(Choice):
+    """How an editor's transformer holds its weights in FP8 (see editbench.editors.speedups)."""
+
+    storage = "storage"  # stored in float8, computed in the editor's dtype: less memory
+    matmul = "matmul"  # float8 weights and activations multiplied by FP8 tensor cores: faster

@@ -12,6 +12,7 @@ import numpy as np
 
 from editbench.compare.failures import failure_counts, judged_by_one_run
 from editbench.compare.sources import LoadedRun
+from editbench.compare.speed import speed_difference
 from editbench.errors import EditbenchError
 from editbench.records import OK
 from editbench.results.aggregate import row_matches
@@ -90,12 +91,13 @@ def compare_runs(
     ``criteria`` holds, per criterion of the rows, the same statistics per category and
     overall (the mean of the categories' differences, as results.json's overall criteria);
     ``subsets`` the overall difference over each subset's samples (``subsets`` maps a name to
-    a filter on the samples' fields, as the dataset config writes it). ``top_movers`` are up to
-    ``top`` shared samples whose score changed, largest ``|score_B - score_A|`` first, their
-    replies cut as report.html cuts them. ``failures`` counts, per status other than ok, the
-    samples of each run that have it; ``judged_by_one_run`` counts the samples that one run
-    judged ok and the other did not, and lists the first ``top`` by id with each run's status
-    and error.
+    a filter on the samples' fields, as the dataset config writes it). ``speed`` is how much
+    faster B's edits were (:func:`~editbench.compare.speed.speed_difference`). ``top_movers``
+    are up to ``top`` shared samples whose score changed, largest ``|score_B - score_A|``
+    first, their replies cut as report.html cuts them. ``failures`` counts, per status other
+    than ok, the samples of each run that have it; ``judged_by_one_run`` counts the samples
+    that one run judged ok and the other did not, and lists the first ``top`` by id with each
+    run's status and error.
     Reproducible for a ``seed``. Raises :class:`EditbenchError` when a sample id repeats in a
     run, changes category between runs, or is judged ok without a finite score.
     """
@@ -132,6 +134,7 @@ def compare_runs(
         "overall": overall,
         "criteria": _criteria(ok_a, ok_b, category, n_bootstrap, seed),
         "subsets": subset_differences,
+        "speed": speed_difference(ok_a, ok_b, n_bootstrap, seed),
         "top_movers": _top_movers(by_id_a, by_id_b, ok_a, ok_b, top),
         "failures": failure_counts(by_id_a, by_id_b),
         "judged_by_one_run": judged_by_one_run(by_id_a, by_id_b, ok_a, ok_b, top),

@@ -22,8 +22,12 @@ from editbench.compare.tables import (
     format_markdown,
     format_number,
     format_p,
+    format_seconds,
     format_signed,
+    format_times,
+    format_times_ci,
     named_stats,
+    speed_note,
 )
 from editbench.records import OK
 from editbench.results.chart import finite, finite_interval, short_label
@@ -77,7 +81,8 @@ def log_comparison(
     Metrics ``<prefix>/<category>/diff``, ``.../ci95_lo``, ``.../ci95_hi`` and ``.../p_value``
     for every category with shared samples and for ``overall``; the same under
     ``<prefix>/criterion/<criterion>/overall/`` for each criterion's overall difference and
-    under ``<prefix>/subset/<subset>/`` for each subset's; ``files`` (what
+    under ``<prefix>/subset/<subset>/`` for each subset's; ``<prefix>/edit/speedup`` and
+    ``..._ci95_lo`` / ``..._ci95_hi`` where both runs timed their edits; ``files`` (what
     :func:`write_comparison` returned) as artifacts under ``<prefix>/``. Names are kept as the
     benchmark spells them, with characters MLflow refuses replaced by ``_``. A distinct
     ``prefix`` per comparison keeps several on one run apart.
@@ -106,6 +111,17 @@ def log_comparison(
             for name, value in values.items()
             if finite(value) is not None
         ]
+    speed = comparison.get("speed") or {}
+    if finite(speed.get("speedup")) is not None:
+        low, high = finite_interval(speed["ci95"]) or (None, None)
+        # speedup_ci95_lo, not speedup/ci95_lo: a metric's name must not be another's folder
+        # (MLflow's file store keeps each metric in a file named by it).
+        values = {"speedup": speed["speedup"], "speedup_ci95_lo": low, "speedup_ci95_hi": high}
+        metrics += [
+            Metric(f"{prefix}/edit/{name}", value, now, 0)
+            for name, value in values.items()
+            if finite(value) is not None
+        ]
     for start in range(0, len(metrics), _BATCH):
         client.log_batch(run_id, metrics=metrics[start : start + _BATCH])
     for path in files:
@@ -119,7 +135,15 @@ _TEMPLATES = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_TEMPLATES.filters.update(number=format_number, signed=format_signed, ci=format_ci, p=format_p)
+_TEMPLATES.filters.update(
+    number=format_number,
+    signed=format_signed,
+    ci=format_ci,
+    p=format_p,
+    seconds=format_seconds,
+    times=format_times,
+    times_ci=format_times_ci,
+)
 
 
 def _html(comparison: Mapping[str, Any], run_a: str, run_b: str) -> str:
@@ -154,6 +178,7 @@ def _html(comparison: Mapping[str, Any], run_a: str, run_b: str) -> str:
         criteria=criteria,
         criteria_chart=_chart(criteria, overall_last=False),
         subsets=subsets,
+        speed_note=speed_note(comparison) if comparison.get("speed") else "",
         movers=movers,
         ok=OK,
     )

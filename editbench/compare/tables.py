@@ -40,6 +40,31 @@ def format_ci(ci95: Sequence[float] | None) -> str:
     return "–" if ci95 is None else f"[{ci95[0]:+.2f}, {ci95[1]:+.2f}]"
 
 
+def format_seconds(value: float | None) -> str:
+    return "–" if finite(value) is None else f"{value:.3g} s"
+
+
+def format_times(value: float | None) -> str:
+    return "–" if finite(value) is None else f"{value:.2f}×"
+
+
+def format_times_ci(ci95: Sequence[float] | None) -> str:
+    ci95 = finite_interval(ci95)
+    return "–" if ci95 is None else f"[{ci95[0]:.2f}×, {ci95[1]:.2f}×]"
+
+
+def speed_note(comparison: Mapping[str, Any]) -> str:
+    """What the edit-speed row measures, and which samples it leaves out."""
+    speed = comparison["speed"]
+    untimed = f" ({speed['untimed']} shared samples without an edit time left out)"
+    return (
+        "Device-seconds per edit over the samples judged ok by both runs and timed by both"
+        f"{untimed if speed['untimed'] else ''}; the speed-up is A's mean over B's, above 1 "
+        "where B's editor is faster, with a 95% paired bootstrap interval. Beside it, the "
+        "overall score difference: the price of the speed-up in benchmark points."
+    )
+
+
 def format_p(value: float | None) -> str:
     # The bootstrap cannot tell p values below about 2 / n_bootstrap apart.
     if finite(value) is None:
@@ -87,6 +112,20 @@ def _tables(comparison: Mapping[str, Any]) -> list[Table]:
         f"{comparison['seed']}). Overall is {OVERALL_RULES[headline]}."
     )
     tables = [Table(f"Difference of {figure}, B - A", ("category", *_HEADER), summary, 1, note)]
+    speed = comparison.get("speed")
+    if speed:
+        overall = comparison["overall"]
+        row = (
+            str(speed["n"]),
+            format_seconds(speed["edit_s_a"]),
+            format_seconds(speed["edit_s_b"]),
+            format_times(speed["speedup"]),
+            format_times_ci(speed["ci95"]),
+            format_signed(overall["mean_diff"]),
+            format_ci(overall["ci95"]),
+        )
+        header = ("timed", "A s per edit", "B s per edit", "speed-up", "95% CI", "B - A", "95% CI")
+        tables.append(Table("Edit speed, A / B", header, [row], 0, speed_note(comparison)))
     criteria = comparison.get("criteria") or {}
     if criteria:
         rows = [(name, *_cells(stats["overall"])) for name, stats in criteria.items()]

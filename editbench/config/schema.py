@@ -21,6 +21,7 @@ from omegaconf import MISSING
 from editbench.choices import (
     Combination,
     Dtype,
+    Fp8,
     Headline,
     ImageRole,
     LayoutName,
@@ -50,6 +51,12 @@ class DiffusersEditorSchema:
     # torch.compile the transformer's repeated blocks: the first edits pay for compiling,
     # later ones run faster; part of the fingerprint (compiled kernels may round differently).
     compile: bool = False
+    # Speed-ups that change the pixels, keyed in the fingerprint (editbench/editors/speedups.py):
+    # a step cache, {method: taylorseer|first_block, <its options>}, and FP8 weights. Any, not
+    # dict | None: OmegaConf 2.3 cannot merge a command line's mapping into a typed None; the
+    # editor checks it, before any model loads.
+    step_cache: Any = None
+    fp8: Fp8 | None = None
     # Read by the launcher: run this phase's workers under another interpreter (a venv or
     # conda env with editbench installed and the libraries this model needs).
     python: str | None = None

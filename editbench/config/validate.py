@@ -195,7 +195,9 @@ def model_config(cfg: DictConfig, group: str) -> tuple[dict[str, Any], dict[str,
 def _build(group: str, config: dict[str, Any]) -> Any:
     """Instantiate an editor or judge: cheap, constructors only check their arguments."""
     try:
-        return instantiate(config)
+        # _convert_="all": plain dicts and lists, never OmegaConf nodes, reach the constructor,
+        # so that settings (editor.call, editor.step_cache) serialise into the fingerprint.
+        return instantiate(config, _convert_="all")
     except Exception as error:
         cause = error.__cause__ or error
         raise EditbenchError(f"{group} config ({config.get('_target_')}): {cause}") from None

@@ -15,6 +15,7 @@ from editbench.choices import Dtype
 from editbench.editors.base import Editor
 from editbench.editors.pipelines import check_call_settings, pipeline_info
 from editbench.editors.real_rope import use_real_rotary_embedding
+from editbench.editors.speedups import check_fp8, step_cache_config, use_fp8
 from editbench.errors import EditbenchError, SampleError
 from editbench.images import open_rgb, size_problem
 from editbench.records import EditRequest
@@ -42,6 +43,11 @@ class DiffusersEditor(Editor):
     ``compile`` compiles the transformer's repeated blocks with ``torch.compile`` (diffusers'
     regional compilation): the first edits pay for the compilation, later ones run faster. A
     UNet pipeline has no transformer to compile, and is refused.
+
+    ``step_cache`` (``{"method": "taylorseer", "cache_interval": 5}``, say) and ``fp8``
+    (``"storage"`` or ``"matmul"``) trade the exact edit for speed or memory
+    (:mod:`editbench.editors.speedups`); both apply to the transformer, so a UNet pipeline, or
+    one whose passes name no cache context, is refused.
     """
 
     name = "diffusers"
@@ -56,6 +62,8 @@ class DiffusersEditor(Editor):
         call: Mapping[str, Any] | None = None,
         input_long_side: int | None = None,
         compile: bool = False,
+        step_cache: Mapping[str, Any] | None = None,
+        fp8: str | None = None,
         **moved: Any,
     ) -> None:
         given = {key: value for key, value in moved.items() if value is not None}
@@ -86,6 +94,24 @@ class DiffusersEditor(Editor):
                 f"editor.compile compiles a transformer's repeated blocks; {pipeline} denoises "
                 "with a UNet; expected editor.compile=false"
             )
+        for option, value in (("step_cache", step_cache), ("fp8", fp8)):
+            if value is not None and not self.info.has_transformer:
+                raise ValueError(
+                    f"editor.{option} speeds up a transformer; {pipeline} denoises with a UNet; "
+                    f"expected editor.{option}=null"
+                )
+        self._step_cache_config = None
+        if step_cache is not None:
+            self._step_cache_config = step_cache_config(step_cache)
+            if not self.info.sets_cache_context:
+                raise ValueError(
+                    f"editor.step_cache: {pipeline} does not name its transformer's passes "
+                    "(cache_context), so a step cache would mix their states; expected "
+                    "editor.step_cache=null"
+                )
+        self.step_cache = None if step_cache is None else dict(step_cache)
+        check_fp8(fp8)
+        self.fp8 = None if fp8 is None else str(fp8)
         self.model = model
         self.pipeline = pipeline
         self.revision = revision
@@ -96,7 +122,8 @@ class DiffusersEditor(Editor):
 
     def settings(self) -> dict[str, Any]:
         """Model, pipeline, revision, dtype, every call setting, and ``compile`` (compiled
-        kernels may round differently, so they may change pixels).
+        kernels may round differently, so they may change pixels); ``step_cache`` and ``fp8``
+        where set.
 
         A Qwen-Image-Edit call that the first version of this editor could make (it always set
         the steps, true CFG scale and negative prompt, and height and width or none) keeps that
@@ -113,12 +140,19 @@ class DiffusersEditor(Editor):
             "call": self.call,
             "compile": self.compile,
         }
-        if self.input_long_side is not None:
-            settings["input_long_side"] = self.input_long_side
+        # Set only where used, so that the exact editor's fingerprint is what it always was.
+        optional = {
+            "input_long_side": self.input_long_side,
+            "step_cache": self.step_cache,
+            "fp8": self.fp8,
+        }
+        settings.update({key: value for key, value in optional.items() if value is not None})
         return settings
 
     def _version_one_settings(self) -> dict[str, Any] | None:
-        if self.pipeline not in _QWEN_PIPELINES or self.input_long_side is not None:
+        if self.pipeline not in _QWEN_PIPELINES or any(
+            value is not None for value in (self.input_long_side, self.step_cache, self.fp8)
+        ):
             return None
         always = ("num_inference_steps", "true_cfg_scale", "negative_prompt")
         if not set(always) <= set(self.call) or not set(self.call) <= set(MOVED_TO_CALL):
@@ -147,9 +181,14 @@ class DiffusersEditor(Editor):
 
     def load(self, device: str) -> None:
         """Read the pipeline onto ``device`` with :meth:`read_pipeline`, then make it ready to
-        edit: progress bars off and, with ``compile``, the transformer's blocks compiled."""
+        edit: progress bars off, the transformer's weights in FP8 and its step cache on where
+        asked, and, with ``compile``, its blocks compiled (last: they compile what runs)."""
         pipe = self.read_pipeline(device)
         pipe.set_progress_bar_config(disable=True)
+        if self.fp8 is not None:
+            use_fp8(pipe.transformer, self.fp8, device, getattr(torch, self.dtype))
+        if self._step_cache_config is not None:
+            pipe.transformer.enable_cache(self._step_cache_config)
         if self.compile:
             transformer = pipe.transformer
             if not getattr(transformer, "_repeated_blocks", None):

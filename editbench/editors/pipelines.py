@@ -56,6 +56,9 @@ class PipelineInfo:
     takes_several_images: bool
     reports_steps: bool  # __call__ takes callback_on_step_end
     has_transformer: bool  # its denoiser is a transformer (else a UNet)
+    # Its __call__ names the transformer's cache context per pass ("cond", "uncond"), without
+    # which diffusers' step caches would mix the two passes' states.
+    sets_cache_context: bool = False
     image_tag: str | None = None  # the tag naming each input image in the prompt, if any
 
     def prompt(self, instruction: str, images: int) -> str:
@@ -101,6 +104,7 @@ def pipeline_info(name: str) -> PipelineInfo:
         takes_several_images=name in MULTI_IMAGE_PIPELINES,
         reports_steps="callback_on_step_end" in explicit,
         has_transformer="transformer" in components,
+        sets_cache_context="cache_context(" in inspect.getsource(pipeline_class.__call__),
         image_tag=PROMPT_IMAGE_TAGS.get(name),
     )
 

@@ -113,7 +113,8 @@ def worker_main(
         from editbench.store import Store
 
         log.info("building %s", spec.model_config["_target_"])
-        model = instantiate(spec.model_config)  # cheap: imports its libraries, loads nothing
+        # Cheap: imports its libraries, loads nothing. Plain data in, as validate's _build.
+        model = instantiate(spec.model_config, _convert_="all")
         if spec.phase == SCORE:
             model.start(list(spec.devices))  # helper processes, while the device may be busy
         if gate is not None:

@@ -59,6 +59,7 @@ def collect_rows(plan: Plan, store: Store, protocol: Protocol) -> list[dict[str,
                     else None
                 ),
                 **verdict,
+                "edit_device_s": _edit_device_seconds(edited),
                 "seed": edit.request.seed,
                 "edit_key": edit.key,
                 "judgement_key": tasks[0].key if len(tasks) == 1 else None,
@@ -67,6 +68,14 @@ def collect_rows(plan: Plan, store: Store, protocol: Protocol) -> list[dict[str,
             }
         )
     return rows
+
+
+def _edit_device_seconds(edited: Mapping[str, Any] | None) -> float | None:
+    """What making the sample's edit took on its devices (device-seconds: its share of its
+    batch's time, times the devices), or None where there is no edit or no time recorded."""
+    if edited is None or edited["status"] != OK or "seconds" not in edited:
+        return None
+    return round(_device_seconds([edited]), 4)
 
 
 def coverage_problem(

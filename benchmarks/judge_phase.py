@@ -1,0 +1,232 @@
+"""The score phase of a whole benchmark run through the CLI, against the bare forward on the
+same requests: what a user pays per run, fitting, ramp and tail included.
+
+On ``--samples`` items with edits already made (``editor=precomputed``), the 8B judge with
+random weights (:class:`RandomWeightsQwen3VLJudge`: only the weight read replaced) judges
+through ``python -m editbench ... gpus=1`` twice, each on a store of its own:
+
+- ``first``: a fresh editbench cache, so the judge fits its batch size from free memory;
+- ``again``: the same cache, so the worker starts at the batch size the first run remembered.
+
+Each run's score phase is its ``timing.score_s`` (results.json: the phase's wall time less the
+judge's load): the fitting, every batch and the tail. Then, in this process, with the CLI's own
+requests (the same config composed, the same plan), the ``bare`` forward: the model alone on
+each batch's inputs (the tensors the judge prepares) already on the GPU, at the batch size the
+run used, over ``--bare-batches`` batches after one to warm up; its throughput is the ceiling
+the phase is measured against.
+
+    PYTHONUNBUFFERED=1 python -m benchmarks.judge_phase --out $OUT     # H200: 900 items
+    python -m benchmarks.judge_phase --out /tmp/phase --tiny           # CPU: tiny judge
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+from hydra import compose, initialize_config_module
+
+from benchmarks.common import log_to, release, sync
+from benchmarks.qwen3_vl_models import RandomWeightsQwen3VLJudge, write_checkpoint
+from benchmarks.scaling import JUDGE, write_dataset, write_edits
+from editbench.config.resolvers import register_resolvers
+from editbench.config.schema import register_schemas
+from editbench.config.validate import validate
+from editbench.plan import make_plan
+from editbench.store import Store
+from editbench.tiny.tokenizer import build_qwen_tokenizer
+
+log = logging.getLogger("judge_phase")
+
+
+def run_cli(name: str, overrides: list[str], out: Path, cache: Path) -> dict[str, Any]:
+    """One ``python -m editbench`` run in a fresh process with the editbench cache at
+    ``cache``; its score phase's figures from results.json."""
+    run_dir = out / name
+    command = [sys.executable, "-m", "editbench", *overrides, f"hydra.run.dir={run_dir}"]
+    log.info("%s: %s", name, " ".join(command))
+    started = time.perf_counter()
+    finished = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "EDITBENCH_CACHE": str(cache)}
+    )
+    wall = time.perf_counter() - started
+    (out / f"{name}.log").write_text(finished.stdout + finished.stderr)
+    if finished.returncode != 0:
+        raise RuntimeError(f"{name}: exit code {finished.returncode}: {finished.stderr[-2000:]}")
+    results = json.loads((run_dir / "results.json").read_text())
+    score = results["throughput"]["score"]
+    (worker,) = score["workers"].values()
+    phase_s = results["timing"]["score_s"]  # the phase less its load: fit, batches, tail
+    figures = {
+        "name": name,
+        "process_wall_s": round(wall, 2),
+        "score_s": results["timing"]["score_s"],
+        "load_s": score["load_s"],
+        "phase_s": round(phase_s, 3),
+        "judged": results["work"]["judgements_done"],
+        "phase_img_per_s": results["work"]["judgements_done"] / phase_s,
+        "worker": worker,
+        "batch_size_lines": _batch_size_lines([out / f"{name}.log", *run_dir.rglob("*.log")]),
+    }
+    log.info("%s: %s", name, json.dumps(figures))
+    return figures
+
+
+def _batch_size_lines(logs: list[Path]) -> list[str]:
+    """The judge's lines on its batch size (fitted, remembered, lowered), from the run's logs."""
+    return [
+        line.strip()
+        for path in logs
+        for line in path.read_text(errors="replace").splitlines()
+        if "batch_size" in line or "batch size" in line
+    ][:10]
+
+
+def batch_size_used(cache: Path, lines: list[str]) -> int:
+    """The batch size the first run fitted and remembered (editbench.judges.batch_memory), or
+    on the CPU, where nothing is fitted, the one its log names."""
+    records = list((cache / "batch-sizes").glob("*.json"))
+    if records:
+        return int(json.loads(records[0].read_text())["batch_size"])
+    (size,) = {int(m.group(1)) for line in lines if (m := re.search(r"auto: (\d+)", line))}
+    return size
+
+
+def cli_requests(overrides: list[str]) -> list[Any]:
+    """The judge requests of the CLI run ``overrides`` describe, in the order its plan makes
+    them: the same config composed, validated and planned as ``python -m editbench`` does."""
+    register_schemas()
+    register_resolvers()
+    with initialize_config_module("editbench.conf", version_base="1.3"):
+        cfg = compose("config", overrides=overrides)
+    setup = validate(cfg)
+    plan = make_plan(
+        setup.samples,
+        setup.protocol,
+        setup.editor.fingerprint(),
+        setup.judge.fingerprint(),
+        cfg.seed,
+        Store(cfg.store.root),
+    )
+    return [task.request for task in plan.judgements]
+
+
+def bare(
+    checkpoint: Path, requests: list[Any], batch: int, batches: int, device: str
+) -> dict[str, Any]:
+    """The bare forward over the first ``batches`` batches of ``batch`` requests, on the very
+    tensors the judge feeds its model (:meth:`Qwen3VLJudge.prepare`), each moved to the device
+    before its forward is timed."""
+    judge = RandomWeightsQwen3VLJudge(model=str(checkpoint), score_mode="expected")
+    judge.load([device])
+    model, seconds, judged = judge._model, 0.0, 0
+    chunks = [requests[i * batch : (i + 1) * batch] for i in range(batches + 1)]
+    with torch.inference_mode():
+        for i, chunk in enumerate(c for c in chunks if c):
+            for features in judge.prepare(chunk).values():
+                inputs = features.to(device)
+                sync(device)
+                started = time.perf_counter()
+                model(**inputs, use_cache=False, logits_to_keep=2)
+                sync(device)
+                if i:  # the first batch warms up
+                    seconds += time.perf_counter() - started
+                del inputs
+            judged += len(chunk) if i else 0
+    judge.close()
+    del judge, model
+    release(device)
+    return {"bare_s": seconds, "bare_judged": judged, "bare_img_per_s": judged / seconds}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=900)
+    parser.add_argument("--bare-batches", type=int, default=5)
+    parser.add_argument("--model", default="qwen3-vl-8b")
+    parser.add_argument("--tiny", action="store_true", help="tiny judge on the CPU")
+    parser.add_argument("--out", type=Path, default=Path("bench_out"))
+    args = parser.parse_args(argv)
+    log_to(args.out, "judge_phase")
+    device = "cpu" if args.tiny else "cuda:0"
+    facts = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "device": "cpu" if args.tiny else torch.cuda.get_device_name(0),
+        "samples": args.samples,
+        "model": args.model,
+    }
+    results: dict[str, Any] = {**facts, "runs": []}
+
+    def save() -> None:
+        (args.out / "judge_phase.json").write_text(json.dumps(results, indent=2))
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        checkpoint = write_checkpoint(tmp / "judge", args.model, build_qwen_tokenizer(), args.tiny)
+        dataset, edits = tmp / "data", tmp / "edits"
+        write_dataset(dataset, args.samples, 256 if args.tiny else 1024)
+        write_edits(edits, dataset, [json.loads(x)["id"] for x in _lines(dataset)])
+        common = [
+            "scorer=qwen3_vl_multi",
+            f"scorer._target_={JUDGE}",
+            f"scorer.model={checkpoint}",
+            "editor=precomputed",
+            f"editor.root={edits}",
+            f"dataset.root={dataset}",
+            "tracking=none",
+            "bootstrap_samples=100",
+            f"gpus={'cpu' if args.tiny else 1}",
+        ] + (["scorer.dtype=float32"] if args.tiny else [])
+        cache = tmp / "cache"
+        for name in ("first", "again"):
+            overrides = [*common, f"store.root={tmp / ('store-' + name)}"]
+            results["runs"].append(run_cli(name, overrides, args.out, cache))
+            save()
+        batch = batch_size_used(cache, results["runs"][-1]["batch_size_lines"])
+        requests = cli_requests([*common, f"store.root={tmp / 'store-again'}"])
+        results["request_batch"] = batch
+        results.update(bare(checkpoint, requests, batch, args.bare_batches, device))
+        for run in results["runs"]:
+            run["ratio_to_bare"] = run["phase_img_per_s"] / results["bare_img_per_s"]
+        save()
+    log.info("%s", table(results))
+
+
+def _lines(dataset: Path) -> list[str]:
+    return (dataset / "manifest.jsonl").read_text().splitlines()
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = [
+        f"\n{results['device']}, torch {results['torch']}, transformers "
+        f"{results['transformers']}, {results['model']}, {results['samples']} items, "
+        f"{results['date']}",
+        f"bare forward: {results['bare_img_per_s']:.2f} judged edits/s (batch "
+        f"{results['request_batch']}, {results['bare_judged']} requests of the run)",
+        "| run | load s | score phase s (less load) | judged | judged/s | ÷ bare |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for run in results["runs"]:
+        rows.append(
+            f"| {run['name']} | {run['load_s']:.1f} | {run['phase_s']:.1f} | {run['judged']} "
+            f"| {run['phase_img_per_s']:.2f} | {run['ratio_to_bare']:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    main()
