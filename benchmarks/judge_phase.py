@@ -154,7 +154,9 @@ def bare(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=900)
-    parser.add_argument("--bare-batches", type=int, default=5)
+    parser.add_argument(
+        "--bare-batches", type=int, default=5, help="0: the CLI runs alone, no bare forward"
+    )
     parser.add_argument("--model", default="qwen3-vl-8b")
     parser.add_argument("--tiny", action="store_true", help="tiny judge on the CPU")
     parser.add_argument("--out", type=Path, default=Path("bench_out"))
@@ -196,6 +198,9 @@ def main(argv: list[str] | None = None) -> None:
             overrides = [*common, f"store.root={tmp / ('store-' + name)}"]
             results["runs"].append(run_cli(name, overrides, args.out, cache))
             save()
+        if not args.bare_batches:
+            save()
+            return
         batch = batch_size_used(cache, results["runs"][-1]["batch_size_lines"])
         requests = cli_requests([*common, f"store.root={tmp / 'store-again'}"])
         results["request_batch"] = batch
