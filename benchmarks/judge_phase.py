@@ -143,6 +143,7 @@ def bare(
                 sync(device)
                 if i:  # the first batch warms up
                     seconds += time.perf_counter() - started
+                log.info("bare: batch %d of %d requests, %.2f s", i, len(chunk), seconds)
                 del inputs
             judged += len(chunk) if i else 0
     judge.close()
@@ -158,6 +159,13 @@ def main(argv: list[str] | None = None) -> None:
         "--bare-batches", type=int, default=5, help="0: the CLI runs alone, no bare forward"
     )
     parser.add_argument("--model", default="qwen3-vl-8b")
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        default=["first", "again"],
+        choices=["first", "again"],
+        help="the CLI runs: first (fits the batch size), again (starts at the remembered one)",
+    )
     parser.add_argument("--tiny", action="store_true", help="tiny judge on the CPU")
     parser.add_argument("--out", type=Path, default=Path("bench_out"))
     args = parser.parse_args(argv)
@@ -194,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
             f"gpus={'cpu' if args.tiny else 1}",
         ] + (["scorer.dtype=float32"] if args.tiny else [])
         cache = tmp / "cache"
-        for name in ("first", "again"):
+        for name in args.runs:
             overrides = [*common, f"store.root={tmp / ('store-' + name)}"]
             results["runs"].append(run_cli(name, overrides, args.out, cache))
             save()
@@ -202,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
             save()
             return
         batch = batch_size_used(cache, results["runs"][-1]["batch_size_lines"])
-        requests = cli_requests([*common, f"store.root={tmp / 'store-again'}"])
+        requests = cli_requests([*common, f"store.root={tmp / ('store-' + args.runs[-1])}"])
         results["request_batch"] = batch
         results.update(bare(checkpoint, requests, batch, args.bare_batches, device))
         for run in results["runs"]:
