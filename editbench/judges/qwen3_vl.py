@@ -20,14 +20,14 @@ request's conversation (its images by content) and the sample's index, as for th
 batch it is in, in any order, on any number of devices of one type, up to the float rounding
 that batching brings to the greedy path as well.
 
-Every path runs through ``model.generate``: it owns the KV cache and Qwen3-VL's M-RoPE
-position ids, which it derives from the attention mask, so a left-padded row of a batch gets
-the same positions as the same request scored alone.
+Written replies come from ``model.generate``; a score's distribution from one forward without
+a KV cache (:meth:`Qwen3VLJudge._score_distributions`). Both derive Qwen3-VL's M-RoPE position
+ids from the attention mask, so a left-padded row of a batch gets the same positions as the
+same request scored alone.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import multiprocessing
 import os
@@ -50,6 +50,12 @@ from transformers import (
 from editbench.choices import Dtype
 from editbench.errors import EditbenchError
 from editbench.judges.base import Judge
+from editbench.judges.batch_fit import (
+    CPU_AUTO_BATCH_SIZE,
+    batch_key,
+    kv_bytes_per_token,
+    measured_size,
+)
 from editbench.judges.batch_memory import recall, remember
 from editbench.judges.draws import (
     conversation_by_content,
@@ -76,12 +82,6 @@ from editbench.records import PARSE_ERROR, Judgement, JudgeRequest
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
-CPU_AUTO_BATCH_SIZE = 8  # batch_size=auto on the CPU, where no memory is measured
-MEMORY_HEADROOM = 0.9  # of the free device memory: allocator fragmentation, other tensors
-# fit_batch_size scores the largest request this many times over: the peak's growth between
-# the two is one request's share. Small batches understate it (the 30B judge ran out of memory
-# at the size a 1-and-2 probe gave), hence 1 and 4.
-PROBE_BATCHES = (1, 4)
 BACKOFF = 0.8  # an auto batch that runs out of memory is retried at this share of its size
 # How compile=true compiles the model's blocks: inductor's default kernels. Autotuning them
 # (max-autotune-no-cudagraphs) for dynamic shapes took over 9 minutes on the 30B-A3B and had
@@ -267,14 +267,10 @@ class Qwen3VLJudge(Judge):
 
     def fit_batch_size(self, requests: Sequence[JudgeRequest]) -> None:
         """With ``batch_size="auto"``, the most requests like the largest of ``requests`` that
-        fit in the free memory of every device, at most ``max_batch_size``.
-
-        The largest request (by image pixels, then text) is scored alone and four times over
-        (:data:`PROBE_BATCHES`): the growth of each device's peak memory per added request is
-        one request's share, the rest is what any batch needs. In ``generate`` mode, or with
-        reasoning written first, each request also holds ``max_new_tokens`` of KV cache.
-        Larger images later in the run can still run out of memory: then :meth:`score`
-        retries with a smaller batch (:data:`BACKOFF`).
+        fit in the free memory of every device, at most ``max_batch_size``: remembered from an
+        earlier run with these settings, card, request size and free memory, or measured
+        (:mod:`editbench.judges.batch_fit`). Larger images later in the run can still run out
+        of memory: then :meth:`score` retries with a smaller batch (:data:`BACKOFF`).
         """
         if not self.auto_batch_size:
             return
@@ -288,85 +284,22 @@ class Qwen3VLJudge(Judge):
         torch.cuda.empty_cache()
         # Free memory before the probes: what they hold afterwards stays in torch's cache.
         free = {device: torch.cuda.mem_get_info(device)[0] for device in devices}
-        self._fit_key = self._batch_key(probe, devices, generated)
+        self._fit_key = batch_key(self.settings(), probe, devices, generated)
         self._fitted_free = min(free.values())
         if (known := recall(self._fit_key, self._fitted_free)) is not None:
             self.batch_size = min(self.max_batch_size, known.batch_size)
             log.info("batch_size auto: %d (remembered)", self.batch_size)
             return
-        cache = _kv_bytes_per_token(self._model) * self.max_new_tokens if generated else 0
-        peaks = {count: self._peak_memory(probe, count, devices) for count in PROBE_BATCHES}
-        fitted = self._fit(peaks, free, cache)
-        # Activation memory can grow faster than linearly (the 30B's experts): the growth
-        # between 1 and 4 requests is checked against half the fitted size before it is kept.
-        check = min(fitted, self.max_batch_size) // 2
-        if check > PROBE_BATCHES[-1]:
-            peaks[check] = self._peak_memory(probe, check, devices)
-            fitted = self._fit(peaks, free, cache)
-        torch.cuda.empty_cache()
+        cache = kv_bytes_per_token(self._model) * self.max_new_tokens if generated else 0
+        text = before_score_digit(probe.score_prefix)
+
+        def score(count: int) -> None:
+            self._score_distributions([probe] * count, [text] * count)
+
+        fitted = measured_size(score, devices, free, cache, self.max_batch_size)
         remember(self._fit_key, fitted, self._fitted_free)
         self.batch_size = min(self.max_batch_size, fitted)
         log.info("batch_size auto: %d", self.batch_size)
-
-    def _batch_key(
-        self, probe: JudgeRequest, devices: Sequence[torch.device], generated: bool
-    ) -> dict[str, Any]:
-        """What a fitted batch size depends on (see :mod:`editbench.judges.batch_memory`)."""
-        pixels, text = request_size(probe)
-        return {
-            "judge": self.settings(),
-            "devices": [
-                [torch.cuda.get_device_name(d), torch.cuda.get_device_properties(d).total_memory]
-                for d in devices
-            ],
-            "pixels": pixels,
-            "text": -(-text // 512) * 512,
-            "generated": generated,
-            "probes": list(PROBE_BATCHES),
-            "headroom": MEMORY_HEADROOM,
-        }
-
-    def _peak_memory(
-        self, probe: JudgeRequest, count: int, devices: Sequence[torch.device]
-    ) -> dict[torch.device, int]:
-        """Each device's peak memory while scoring ``count`` copies of ``probe``."""
-        torch.cuda.empty_cache()
-        before = {device: torch.cuda.memory_allocated(device) for device in devices}
-        for device in devices:
-            torch.cuda.reset_peak_memory_stats(device)
-        texts = [before_score_digit(probe.score_prefix)] * count
-        self._score_distributions([probe] * count, texts)
-        return {d: torch.cuda.max_memory_allocated(d) - before[d] for d in devices}
-
-    def _fit(
-        self,
-        peaks: dict[int, dict[torch.device, int]],
-        free: dict[torch.device, int],
-        cache: int,
-    ) -> int:
-        """The most requests that fit in the ``free`` memory of every device, from the peaks
-        measured at each count: one request's share is the steepest growth between successive
-        counts."""
-        counts = sorted(peaks)
-        fits = []
-        for device, free_bytes in free.items():
-            growths = [
-                (peaks[b][device] - peaks[a][device]) / (b - a)
-                for a, b in itertools.pairwise(counts)
-            ]
-            growth = max(growths)
-            # A growth lost in the allocator's rounding: count all of the first as the request's.
-            per_request = (growth if growth > 0 else max(1, peaks[counts[0]][device])) + cache
-            fixed = max(0, peaks[counts[0]][device] - counts[0] * per_request)
-            fits.append(int((free_bytes * MEMORY_HEADROOM - fixed) // per_request))
-            log.info(
-                "batch_size auto on %s: %.2f GiB per request, %.2f GiB fixed, %.1f GiB free",
-                device,
-                per_request / 2**30,
-                fixed / 2**30,
-                free_bytes / 2**30,
-            )
-        return max(1, min(fits))
 
     def prepare(self, requests: Sequence[JudgeRequest]) -> dict[Any, BatchFeature]:
         """The processor inputs of the first model pass of each batch :meth:`score` will run.
@@ -651,11 +584,3 @@ def _single_token(tokenizer: Any, text: str) -> int:
     if len(ids) != 1:
         raise ValueError(f"Expected {text!r} to be one token, got {ids}; expected mode needs it")
     return ids[0]
-
-
-def _kv_bytes_per_token(model: torch.nn.Module) -> int:
-    """Bytes of KV cache one token takes in every layer of the language model."""
-    text = model.config.get_text_config()
-    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
-    element = torch.finfo(model.dtype).bits // 8
-    return 2 * text.num_hidden_layers * text.num_key_value_heads * head_dim * element
