@@ -124,7 +124,15 @@ def _tables(comparison: Mapping[str, Any]) -> list[Table]:
             format_signed(overall["mean_diff"]),
             format_ci(overall["ci95"]),
         )
-        header = ("timed", "A s per edit", "B s per edit", "speed-up", "95% CI", "B - A", "95% CI")
+        header = (
+            "timed",
+            "A s per edit",
+            "B s per edit",
+            "speed-up",
+            "95% CI",
+            "score B - A",
+            "95% CI",
+        )
         tables.append(Table("Edit speed, A / B", header, [row], 0, speed_note(comparison)))
     criteria = comparison.get("criteria") or {}
     if criteria:
