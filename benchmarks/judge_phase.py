@@ -24,10 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -40,11 +37,10 @@ from hydra import compose, initialize_config_module
 
 from benchmarks.common import log_to, release, sync
 from benchmarks.qwen3_vl_models import RandomWeightsQwen3VLJudge, write_checkpoint
-from benchmarks.scaling import JUDGE, write_dataset, write_edits
+from benchmarks.scaling import JUDGE, run_editbench, write_dataset, write_edits
 from editbench.config.resolvers import register_resolvers
 from editbench.config.schema import register_schemas
 from editbench.config.validate import validate
-from editbench.plan import make_plan
 from editbench.store import Store
 from editbench.tiny.tokenizer import build_qwen_tokenizer
 
@@ -54,31 +50,22 @@ log = logging.getLogger("judge_phase")
 def run_cli(name: str, overrides: list[str], out: Path, cache: Path) -> dict[str, Any]:
     """One ``python -m editbench`` run in a fresh process with the editbench cache at
     ``cache``; its score phase's figures from results.json."""
-    run_dir = out / name
-    command = [sys.executable, "-m", "editbench", *overrides, f"hydra.run.dir={run_dir}"]
-    log.info("%s: %s", name, " ".join(command))
-    started = time.perf_counter()
-    finished = subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, "EDITBENCH_CACHE": str(cache)}
-    )
-    wall = time.perf_counter() - started
-    (out / f"{name}.log").write_text(finished.stdout + finished.stderr)
-    if finished.returncode != 0:
-        raise RuntimeError(f"{name}: exit code {finished.returncode}: {finished.stderr[-2000:]}")
-    results = json.loads((run_dir / "results.json").read_text())
-    score = results["throughput"]["score"]
+    run = run_editbench(name, overrides, out, env={"EDITBENCH_CACHE": str(cache)})
+    if "error" in run:
+        raise RuntimeError(f"{name}: {run['error']}; see {out / (name + '.log')}")
+    score = run["throughput"]["score"]
     (worker,) = score["workers"].values()
-    phase_s = results["timing"]["score_s"]  # the phase less its load: fit, batches, tail
+    phase_s = run["timing"]["score_s"]  # the phase less its load: fit, batches, tail
+    judged = run["work"]["judgements_done"]
     figures = {
         "name": name,
-        "process_wall_s": round(wall, 2),
-        "score_s": results["timing"]["score_s"],
+        "process_wall_s": run["process_wall_s"],
         "load_s": score["load_s"],
-        "phase_s": round(phase_s, 3),
-        "judged": results["work"]["judgements_done"],
-        "phase_img_per_s": results["work"]["judgements_done"] / phase_s,
+        "phase_s": phase_s,
+        "judged": judged,
+        "phase_img_per_s": judged / phase_s,
         "worker": worker,
-        "batch_size_lines": _batch_size_lines([out / f"{name}.log", *run_dir.rglob("*.log")]),
+        "batch_size_lines": _batch_size_lines([out / f"{name}.log", *(out / name).rglob("*.log")]),
     }
     log.info("%s: %s", name, json.dumps(figures))
     return figures
@@ -111,15 +98,7 @@ def cli_requests(overrides: list[str]) -> list[Any]:
     register_resolvers()
     with initialize_config_module("editbench.conf", version_base="1.3"):
         cfg = compose("config", overrides=overrides)
-    setup = validate(cfg)
-    plan = make_plan(
-        setup.samples,
-        setup.protocol,
-        setup.editor.fingerprint(),
-        setup.judge.fingerprint(),
-        cfg.seed,
-        Store(cfg.store.root),
-    )
+    plan = validate(cfg).plan(cfg.seed, Store(cfg.store.root))
     return [task.request for task in plan.judgements]
 
 
@@ -188,8 +167,8 @@ def main(argv: list[str] | None = None) -> None:
         tmp = Path(tmp_name)
         checkpoint = write_checkpoint(tmp / "judge", args.model, build_qwen_tokenizer(), args.tiny)
         dataset, edits = tmp / "data", tmp / "edits"
-        write_dataset(dataset, args.samples, 256 if args.tiny else 1024)
-        write_edits(edits, dataset, [json.loads(x)["id"] for x in _lines(dataset)])
+        ids = write_dataset(dataset, args.samples, 256 if args.tiny else 1024)
+        write_edits(edits, dataset, ids)
         common = [
             "scorer=qwen3_vl_multi",
             f"scorer._target_={JUDGE}",
@@ -207,7 +186,6 @@ def main(argv: list[str] | None = None) -> None:
             results["runs"].append(run_cli(name, overrides, args.out, cache))
             save()
         if not args.bare_batches:
-            save()
             return
         batch = batch_size_used(cache, results["runs"][-1]["batch_size_lines"])
         requests = cli_requests([*common, f"store.root={tmp / ('store-' + args.runs[-1])}"])
@@ -217,10 +195,6 @@ def main(argv: list[str] | None = None) -> None:
             run["ratio_to_bare"] = run["phase_img_per_s"] / results["bare_img_per_s"]
         save()
     log.info("%s", table(results))
-
-
-def _lines(dataset: Path) -> list[str]:
-    return (dataset / "manifest.jsonl").read_text().splitlines()
 
 
 def table(results: dict[str, Any]) -> str:

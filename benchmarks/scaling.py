@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -81,13 +82,19 @@ def write_edits(root: Path, dataset: Path, ids: list[str]) -> None:
         (root / f"{sample_id}.png").write_bytes(images[(i + 1) % len(images)].read_bytes())
 
 
-def run_editbench(name: str, overrides: list[str], out: Path) -> dict[str, Any]:
-    """One run in a fresh process; its timing and throughput from results.json."""
+def run_editbench(
+    name: str, overrides: list[str], out: Path, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One run in a fresh process (``env`` added to this one's environment); its timing,
+    throughput and work from results.json, or its exit code where it failed. Its output is
+    kept in ``out/<name>.log``."""
     run_dir = out / name
     command = [sys.executable, "-m", "editbench", *overrides, f"hydra.run.dir={run_dir}"]
     log.info("%s: %s", name, " ".join(command))
     started = time.perf_counter()
-    finished = subprocess.run(command, capture_output=True, text=True)
+    finished = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
     wall = time.perf_counter() - started
     (out / f"{name}.log").write_text(finished.stdout + finished.stderr)
     if finished.returncode != 0:
@@ -97,6 +104,7 @@ def run_editbench(name: str, overrides: list[str], out: Path) -> dict[str, Any]:
     results = json.loads((run_dir / "results.json").read_text())
     figures = {"name": name, "process_wall_s": round(wall, 2), "timing": results["timing"]}
     figures["throughput"] = results["throughput"]
+    figures["work"] = results["work"]
     log.info("%s: %s", name, json.dumps(figures))
     return figures
 

@@ -21,7 +21,6 @@ from editbench.config.validate import validate
 from editbench.errors import RunIncomplete
 from editbench.launch.phases import execute
 from editbench.launch.worker import EDIT, SCORE
-from editbench.plan import make_plan
 from editbench.protocols.spec import describe
 from editbench.results.aggregate import benchmark_results
 from editbench.results.chart import write_category_chart
@@ -56,14 +55,7 @@ def run(
     output_dir.mkdir(parents=True, exist_ok=True)
     setup = validate(cfg)
     store = Store(cfg.store.root)
-    plan = make_plan(
-        setup.samples,
-        setup.protocol,
-        setup.editor.fingerprint(),
-        setup.judge.fingerprint(),
-        cfg.seed,
-        store,
-    )
+    plan = setup.plan(cfg.seed, store)
     setup.editor.check([task.request for task in plan.edits])
     setup.judge.check([task.request for task in plan.judgements])
     resolved = OmegaConf.to_container(cfg, resolve=True)

@@ -279,17 +279,9 @@ def test_published_edits_are_judged_from_gedits_release_layout(gedit, tmp_path):
         pattern,
     )
     setup = validate(cfg)
-    from editbench.plan import make_plan
     from editbench.store import Store
 
-    plan = make_plan(
-        setup.samples,
-        setup.protocol,
-        setup.editor.fingerprint(),
-        setup.judge.fingerprint(),
-        0,
-        Store(tmp_path / "store"),
-    )
+    plan = setup.plan(0, Store(tmp_path / "store"))
     with pytest.raises(EditbenchError) as raised:
         setup.editor.check([task.request for task in plan.edits])
     last = samples[-1]

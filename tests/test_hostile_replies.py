@@ -12,7 +12,6 @@ from omegaconf import DictConfig
 
 from editbench.config.validate import validate
 from editbench.judges.draws import read_reply
-from editbench.plan import make_plan
 from editbench.records import JUDGE_STATUSES, OK, JudgeRequest
 from editbench.sample_data import benchmarks
 from editbench.store import Store
@@ -64,15 +63,7 @@ HOSTILE_REPLIES = [
 
 def requests_of(cfg: DictConfig, store: Store) -> list[JudgeRequest]:
     """One request of each reply shape the protocol asks for."""
-    setup = validate(cfg)
-    plan = make_plan(
-        setup.samples,
-        setup.protocol,
-        setup.editor.fingerprint(),
-        setup.judge.fingerprint(),
-        cfg.seed,
-        store,
-    )
+    plan = validate(cfg).plan(cfg.seed, store)
     shapes: dict[str, JudgeRequest] = {}
     for task in plan.judgements:
         request = task.request

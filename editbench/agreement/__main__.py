@@ -13,7 +13,7 @@ from editbench.agreement.mlflow_runs import agreement_metrics, find_mlflow_run, 
 from editbench.agreement.outputs import FILES, format_summary, write_agreement
 from editbench.agreement.ratings import read_human
 from editbench.agreement.report import agreement_report
-from editbench.arguments import at_least
+from editbench.arguments import add_bootstrap_options, at_least
 from editbench.compare.sources import load_run
 from editbench.errors import EditbenchError
 from editbench.results.tracking import DEFAULT_TRACKING_URI
@@ -89,16 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="output folder (default: <first run folder>/agreement, or outputs/agreement/<run id>)",
     )
-    parser.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="bootstrap seed (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--bootstrap",
-        type=at_least(1),
-        default=1000,
-        metavar="N",
-        help="bootstrap resamples (default: %(default)s)",
-    )
+    add_bootstrap_options(parser, 1000)
     parser.add_argument(
         "--top",
         type=at_least(0),

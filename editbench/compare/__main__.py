@@ -8,13 +8,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from editbench.arguments import at_least
+from editbench.arguments import add_bootstrap_options, add_tracking_uri, at_least
 from editbench.compare.differences import compare_loaded_runs
 from editbench.compare.outputs import FILES, write_comparison
 from editbench.compare.sources import load_run
 from editbench.compare.tables import format_table
 from editbench.errors import EditbenchError
-from editbench.results.tracking import DEFAULT_TRACKING_URI
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,22 +66,8 @@ def _parser() -> argparse.ArgumentParser:
         help="samples to list of those that moved most, and of those judged ok by one run "
         "only (default: %(default)s)",
     )
-    parser.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="bootstrap seed (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--bootstrap",
-        type=at_least(1),
-        metavar="N",
-        default=10_000,
-        help="bootstrap resamples (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--tracking-uri",
-        metavar="URI",
-        default=DEFAULT_TRACKING_URI,
-        help="MLflow store that run ids are read from (default: %(default)s)",
-    )
+    add_bootstrap_options(parser, 10_000)
+    add_tracking_uri(parser)
     return parser
 
 

@@ -18,9 +18,11 @@ from editbench.config.devices import resolve_devices
 from editbench.editors.base import Editor
 from editbench.errors import EditbenchError
 from editbench.judges.base import Judge
+from editbench.plan import Plan, make_plan
 from editbench.protocols.checks import check_protocol
 from editbench.protocols.spec import Protocol
 from editbench.records import Sample
+from editbench.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,18 @@ class Setup:
     judge_python: Interpreter | None
     editor: Editor  # built from editor_config, loaded by no one: for its fingerprint and checks
     judge: Judge
+
+    def plan(self, seed: int, store: Store) -> Plan:
+        """Every edit and judgement of the run, keyed under its editor's and judge's
+        fingerprints (:func:`~editbench.plan.make_plan`)."""
+        return make_plan(
+            self.samples,
+            self.protocol,
+            self.editor.fingerprint(),
+            self.judge.fingerprint(),
+            seed,
+            store,
+        )
 
 
 def validate(cfg: DictConfig) -> Setup:

@@ -9,13 +9,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from editbench.arguments import at_least
+from editbench.arguments import add_bootstrap_options, add_tracking_uri
 from editbench.errors import EditbenchError
 from editbench.leaderboard.board import build_leaderboard
 from editbench.leaderboard.outputs import FILES, write_leaderboard
 from editbench.leaderboard.runs import load_finished_run
 from editbench.leaderboard.tables import format_table
-from editbench.results.tracking import DEFAULT_TRACKING_URI
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,23 +63,13 @@ def _parser() -> argparse.ArgumentParser:
         help="rank runs of several judges or protocols, each judge x protocol on a board of "
         "its own (without it they are refused: their scores are not on one scale)",
     )
-    parser.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="bootstrap seed (default: %(default)s)"
+    add_bootstrap_options(
+        parser,
+        1000,
+        "; with the runs' own seed and count (bootstrap_samples), an entry of one run shows "
+        "its results.json figures",
     )
-    parser.add_argument(
-        "--bootstrap",
-        type=at_least(1),
-        metavar="N",
-        default=1000,
-        help="bootstrap resamples; with the runs' own seed and count (bootstrap_samples), an "
-        "entry of one run shows its results.json figures (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--tracking-uri",
-        metavar="URI",
-        default=DEFAULT_TRACKING_URI,
-        help="MLflow store that run ids are read from (default: %(default)s)",
-    )
+    add_tracking_uri(parser)
     return parser
 
 
