@@ -125,7 +125,7 @@ def test_a_run_on_a_format1_store_stops_before_any_work(compose_config, tmp_path
     def no_work(*args, **kwargs):
         raise AssertionError("the run started its workers")
 
-    monkeypatch.setattr("editbench.run.make_plan", no_work)
+    monkeypatch.setattr("editbench.config.validate.make_plan", no_work)
     monkeypatch.setattr("editbench.run.execute", no_work)
     with pytest.raises(EditbenchError, match="earlier editbench \\(format 1"):
         run(compose_config("experiment=demo", "tracking=none"), tmp_path / "run")
