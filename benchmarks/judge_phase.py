@@ -51,8 +51,9 @@ def run_cli(name: str, overrides: list[str], out: Path, cache: Path) -> dict[str
     """One ``python -m editbench`` run in a fresh process with the editbench cache at
     ``cache``; its score phase's figures from results.json."""
     run = run_editbench(name, overrides, out, env={"EDITBENCH_CACHE": str(cache)})
-    if "error" in run:
-        raise RuntimeError(f"{name}: {run['error']}; see {out / (name + '.log')}")
+    if "error" in run or run["exit_code"]:
+        failure = run.get("error", f"exit code {run.get('exit_code')}")
+        raise RuntimeError(f"{name}: {failure}; see {out / (name + '.log')}")
     score = run["throughput"]["score"]
     (worker,) = score["workers"].values()
     phase_s = run["timing"]["score_s"]  # the phase less its load: fit, batches, tail

@@ -28,6 +28,7 @@ times more in the N-GPU run.
 
     python -m benchmarks.scaling --out $OUT --parts edit judge --gpus 2 4   # 4x H100
     python -m benchmarks.scaling --out /tmp/scaling --tiny                 # CPU, tiny models
+    python -m benchmarks.scaling --out $OUT --parts judge --protocol viescore  # two calls each
 """
 
 from __future__ import annotations
@@ -86,8 +87,10 @@ def run_editbench(
     name: str, overrides: list[str], out: Path, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """One run in a fresh process (``env`` added to this one's environment); its timing,
-    throughput and work from results.json, or its exit code where it failed. Its output is
-    kept in ``out/<name>.log``."""
+    throughput and work from results.json, or its exit code where it wrote none. A run that
+    finished but is not a result (random weights write no reply some protocols can read)
+    exits non-zero with its results.json: its figures are kept with its ``exit_code``. Its
+    output is kept in ``out/<name>.log``."""
     run_dir = out / name
     command = [sys.executable, "-m", "editbench", *overrides, f"hydra.run.dir={run_dir}"]
     log.info("%s: %s", name, " ".join(command))
@@ -100,9 +103,11 @@ def run_editbench(
     if finished.returncode != 0:
         tail = (finished.stdout + finished.stderr)[-2000:]
         log.error("%s failed with exit code %d:\n%s", name, finished.returncode, tail)
-        return {"name": name, "error": f"exit code {finished.returncode}"}
+        if not (run_dir / "results.json").exists():
+            return {"name": name, "error": f"exit code {finished.returncode}"}
     results = json.loads((run_dir / "results.json").read_text())
     figures = {"name": name, "process_wall_s": round(wall, 2), "timing": results["timing"]}
+    figures["exit_code"] = finished.returncode
     figures["throughput"] = results["throughput"]
     figures["work"] = results["work"]
     log.info("%s: %s", name, json.dumps(figures))
@@ -124,11 +129,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--edit-samples", type=int, default=16)
     parser.add_argument("--judge-samples", type=int, default=256)
     parser.add_argument("--per-gpu", action="store_true", help="sample counts per GPU")
+    parser.add_argument(
+        "--protocol", default=None, help="a judging protocol for every run (e.g. viescore)"
+    )
     parser.add_argument("--tiny", action="store_true", help="tiny models on the CPU")
     parser.add_argument("--out", type=Path, default=Path("bench_out"))
     args = parser.parse_args(argv)
     log_to(args.out, "scaling")
-    facts = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), **_versions()}
+    facts = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "protocol": args.protocol or "the config's",
+        **_versions(),
+    }
     log.info("%s", facts)
     side = 256 if args.tiny else 1024
     device_counts = ["cpu"] if args.tiny else [1, *args.gpus]
@@ -161,7 +173,9 @@ def main(argv: list[str] | None = None) -> None:
             f"scorer.model={judge}",
             "tracking=none",
             "bootstrap_samples=100",
-        ] + (["scorer.dtype=float32"] if args.tiny else [])
+        ]
+        common += ["scorer.dtype=float32"] if args.tiny else []
+        common += [f"protocol={args.protocol}"] if args.protocol else []
         if "edit" in args.parts:
             editor = write_pipeline_folder(tmp / "editor", tiny=args.tiny)
             dataset = tmp / "edit-data"
@@ -256,8 +270,9 @@ def table(results: list[dict[str, Any]], facts: dict[str, Any]) -> str:
             for worker, figures in r["throughput"][phase]["workers"].items()
         )
         t = r["timing"]
+        name = r["name"] + (f" (exit code {r['exit_code']})" if r.get("exit_code") else "")
         rows.append(
-            f"| {r['name']} | {r['process_wall_s']:.1f} | {t['load_s']:.1f} | {t['edit_s']:.1f} "
+            f"| {name} | {r['process_wall_s']:.1f} | {t['load_s']:.1f} | {t['edit_s']:.1f} "
             f"| {t['score_s']:.1f} | {cells[0]} | {cells[1]} | {loads} |"
         )
     return "\n".join(rows)
