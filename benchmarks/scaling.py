@@ -132,6 +132,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--protocol", default=None, help="a judging protocol for every run (e.g. viescore)"
     )
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="more overrides for every run (e.g. scorer.max_new_tokens=96)",
+    )
     parser.add_argument("--tiny", action="store_true", help="tiny models on the CPU")
     parser.add_argument("--out", type=Path, default=Path("bench_out"))
     args = parser.parse_args(argv)
@@ -139,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     facts = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "protocol": args.protocol or "the config's",
+        "overrides": args.set,
         **_versions(),
     }
     log.info("%s", facts)
@@ -176,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         ]
         common += ["scorer.dtype=float32"] if args.tiny else []
         common += [f"protocol={args.protocol}"] if args.protocol else []
+        common += args.set
         if "edit" in args.parts:
             editor = write_pipeline_folder(tmp / "editor", tiny=args.tiny)
             dataset = tmp / "edit-data"
