@@ -82,12 +82,9 @@ def _batch_size_lines(logs: list[Path]) -> list[str]:
     ][:10]
 
 
-def batch_size_used(cache: Path, lines: list[str]) -> int:
-    """The batch size the first run fitted and remembered (editbench.judges.batch_memory), or
-    on the CPU, where nothing is fitted, the one its log names."""
-    records = list((cache / "batch-sizes").glob("*.json"))
-    if records:
-        return int(json.loads(records[0].read_text())["batch_size"])
+def batch_size_used(lines: list[str]) -> int:
+    """The batch size the run judged at, as its log names it: fitted, remembered (the fit
+    itself may be larger: the run takes at most ``max_batch_size``) or, on the CPU, fixed."""
     (size,) = {int(m.group(1)) for line in lines if (m := re.search(r"auto: (\d+)", line))}
     return size
 
@@ -104,12 +101,21 @@ def cli_requests(overrides: list[str]) -> list[Any]:
 
 
 def bare(
-    checkpoint: Path, requests: list[Any], batch: int, batches: int, device: str
+    checkpoint: Path, requests: list[Any], batch: int, batches: int, device: str, dtype: str
 ) -> dict[str, Any]:
     """The bare forward over the first ``batches`` batches of ``batch`` requests, on the very
     tensors the judge feeds its model (:meth:`Qwen3VLJudge.prepare`), each moved to the device
     before its forward is timed."""
-    judge = RandomWeightsQwen3VLJudge(model=str(checkpoint), score_mode="expected")
+    if len(requests) < 2 * batch:
+        raise ValueError(f"{len(requests)} requests: the bare forward needs 2 batches of {batch}")
+    # At the run's batch size, so that each chunk is prepared as one pass.
+    judge = RandomWeightsQwen3VLJudge(
+        model=str(checkpoint),
+        dtype=dtype,
+        score_mode="expected",
+        batch_size=batch,
+        max_batch_size=batch,
+    )
     judge.load([device])
     model, seconds, judged = judge._model, 0.0, 0
     chunks = [requests[i * batch : (i + 1) * batch] for i in range(batches + 1)]
@@ -188,10 +194,11 @@ def main(argv: list[str] | None = None) -> None:
             save()
         if not args.bare_batches:
             return
-        batch = batch_size_used(cache, results["runs"][-1]["batch_size_lines"])
+        batch = batch_size_used(results["runs"][-1]["batch_size_lines"])
         requests = cli_requests([*common, f"store.root={tmp / ('store-' + args.runs[-1])}"])
         results["request_batch"] = batch
-        results.update(bare(checkpoint, requests, batch, args.bare_batches, device))
+        dtype = "float32" if args.tiny else "bfloat16"
+        results.update(bare(checkpoint, requests, batch, args.bare_batches, device, dtype))
         for run in results["runs"]:
             run["ratio_to_bare"] = run["phase_img_per_s"] / results["bare_img_per_s"]
         save()
