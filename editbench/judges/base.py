@@ -58,6 +58,13 @@ class Judge(Declared):
         the memory they need. By default it is fixed and this does nothing."""
         return
 
+    def decode_bound(self, requests: Sequence[JudgeRequest]) -> bool:
+        """Whether a batch of ``requests`` costs about its decoding steps whatever its size
+        (replies written token by token), so that cutting it in two costs a second decode. A
+        worker then gives this judge whole batches (:mod:`editbench.launch.batching`). By
+        default a batch costs about its size."""
+        return False
+
     def prepare(self, requests: Sequence[JudgeRequest]) -> Any:
         """The CPU work for ``requests`` that can run ahead, on another thread, while the judge
         scores other requests; passed back to :meth:`score`. By default there is none."""

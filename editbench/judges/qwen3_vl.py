@@ -280,7 +280,7 @@ class Qwen3VLJudge(Judge):
             log.info("batch_size auto: %d (no device memory to measure)", self.batch_size)
             return
         probe = max(requests, key=request_size)
-        generated = probe.mode(self.score_mode) == "generate" or probe.reasoning_first
+        generated = self.decode_bound([probe])
         torch.cuda.empty_cache()
         # Free memory before the probes: what they hold afterwards stays in torch's cache.
         free = {device: torch.cuda.mem_get_info(device)[0] for device in devices}
@@ -300,6 +300,12 @@ class Qwen3VLJudge(Judge):
         remember(self._fit_key, fitted, self._fitted_free)
         self.batch_size = min(self.max_batch_size, fitted)
         log.info("batch_size auto: %d", self.batch_size)
+
+    def decode_bound(self, requests: Sequence[JudgeRequest]) -> bool:
+        """Whether any of ``requests`` has its reply generated (a reply of several scores, the
+        generate mode, reasoning before the score): then a batch costs its decoding steps,
+        ``max_new_tokens`` of them at most, at any size."""
+        return any(r.mode(self.score_mode) == "generate" or r.reasoning_first for r in requests)
 
     def prepare(self, requests: Sequence[JudgeRequest]) -> dict[Any, BatchFeature]:
         """The processor inputs of the first model pass of each batch :meth:`score` will run.

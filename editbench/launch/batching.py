@@ -16,6 +16,12 @@ up to a capacity that follows two rules, both there to keep every GPU busy:
   tasks' time after the rest in a simulation (``tests/test_batching.py``), 5 s after the other
   on two H200s.
 
+Both rules suit a batch whose cost grows with its size: one forward per batch (expected mode).
+A batch whose replies are generated costs about its decoding steps whatever its size (the 8B
+judge on an H200, 512 new tokens: 39 s for 4 requests, 51 s for 20), so cutting its requests
+into more batches adds a full decode per batch: such batches (:meth:`Judge.decode_bound`) are
+taken whole, up to the judge's size, with no ramp and no share.
+
 A queued list longer than the capacity (a batch size the user set) is taken whole.
 
 Standard library only: the worker imports this before it restores another interpreter's path.
@@ -31,12 +37,13 @@ RAMP_START = 4  # tasks in a worker's first batch
 BATCHES_HELD = 2  # by each worker: the one judged and the next one, prepared ahead
 
 
-def gathered(tasks: Any, capacity: Callable[[], int]) -> Iterator[list[Any]]:
+def gathered(tasks: Any, capacity: Callable[[list[Any]], int]) -> Iterator[list[Any]]:
     """Lists of tasks from ``tasks`` (a queue of task lists ending with None): each waits for
     one list, then adds the lists that are already there while it holds fewer than
-    ``capacity()`` tasks (read once per batch, after the wait)."""
+    ``capacity(first)`` tasks (read once per batch, after the wait, given the list waited
+    for)."""
     while (batch := tasks.get()) is not None:
-        batch, limit, end = list(batch), capacity(), False
+        batch, limit, end = list(batch), capacity(batch), False
         while len(batch) < limit:
             try:
                 more = tasks.get_nowait()
@@ -51,15 +58,23 @@ def gathered(tasks: Any, capacity: Callable[[], int]) -> Iterator[list[Any]]:
             return
 
 
-def judge_capacity(tasks: Any, peers: int, batch_size: Callable[[], int]) -> Callable[[], int]:
+def judge_capacity(
+    tasks: Any,
+    peers: int,
+    batch_size: Callable[[], int],
+    decode_bound: Callable[[list[Any]], bool] = lambda first: False,
+) -> Callable[[list[Any]], int]:
     """The capacity of each next batch of a worker with ``peers - 1`` others on ``tasks``:
     the ramp's size, at most ``batch_size()`` (read each time: the judge may settle or lower
-    it) and, with others, at most this worker's share of the pending tasks. Called once per
-    batch, as :func:`gathered` does, just after the batch's first list was taken."""
+    it) and, with others, at most this worker's share of the pending tasks; where
+    ``decode_bound(first)`` says the batch's cost is its decoding, ``batch_size()``. Called
+    once per batch, as :func:`gathered` does, just after the batch's first list was taken."""
     ramp = RAMP_START
 
-    def capacity() -> int:
+    def capacity(first: list[Any]) -> int:
         nonlocal ramp
+        if decode_bound(first):
+            return batch_size()
         limit, ramp = min(ramp, batch_size()), ramp * 2
         left = pending(tasks)
         if left is None or peers == 1:

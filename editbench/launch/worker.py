@@ -176,10 +176,13 @@ def _judge_batches(
     from editbench.launch.batching import gathered, judge_capacity
     from editbench.launch.prefetch import prefetched
 
-    batches = (
-        _with_edits(batch, store)
-        for batch in gathered(tasks, judge_capacity(tasks, peers, lambda: judge.batch_size))
+    capacity = judge_capacity(
+        tasks,
+        peers,
+        lambda: judge.batch_size,
+        lambda first: judge.decode_bound([task.request for task in first]),
     )
+    batches = (_with_edits(batch, store) for batch in gathered(tasks, capacity))
     first = next(batches, None)
     if first is None:
         return
