@@ -27,25 +27,11 @@ from editbench.results.aggregate import aggregate
 from editbench.results.summary import metric_name
 from editbench.results.tracking import MlflowTracker
 
+from .rows import sample_row as sample
+
 CATEGORIES = ("physical", "environment", "social", "causal", "referential")
 SHIFT = 2.0  # B scores this much above A on physical, and the same as A elsewhere
 SCRIPT = "<script>alert('judge')</script>"
-
-
-def sample(key: str, category: str, score: float | None, status: str = "ok") -> dict[str, Any]:
-    """One samples.jsonl row; only an ``ok`` judgement has a score."""
-    return {
-        "id": key,
-        "category": category,
-        "instruction": f"Edit {key}",
-        "source_image": None,
-        "edited_image": None,
-        "status": status,
-        "score": score if status == "ok" else None,
-        "reply": f"Score: {score}",
-        "edit_key": f"edit-{key}",
-        "judgement_key": f"judgement-{key}",
-    }
 
 
 def shifted_runs(per_category: int = 30, physical: int = 30) -> tuple[list[dict], list[dict]]:

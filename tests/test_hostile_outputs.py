@@ -19,6 +19,8 @@ from editbench.compare import compare_runs, format_table, write_comparison
 from editbench.results.aggregate import aggregate
 from editbench.results.report import ERROR_EXCERPT_CHARS, REPLY_EXCERPT_CHARS, write_report
 
+from .rows import sample_row as row
+
 # Every character str.splitlines() splits on besides "\n" and "\r". json.dumps escapes those
 # below U+0020; U+0085, U+2028 and U+2029 it leaves raw, even inside a string.
 SEPARATORS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
@@ -26,24 +28,6 @@ SEPARATORS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 HOSTILE_ID = "# <script>alert(1)</script> | `x` \n- y"
 HOSTILE_CATEGORY = "<b>bold</b> | `cat`"
 HUGE = 30_000_000  # characters of a runaway reply
-
-
-def row(key: str, category: str, score: float | None, **fields: Any) -> dict[str, Any]:
-    """One samples.jsonl row; only an ``ok`` row has a score."""
-    status = fields.pop("status", "ok")
-    return {
-        "id": key,
-        "category": category,
-        "instruction": f"Edit {key}",
-        "source_image": None,
-        "edited_image": None,
-        "status": status,
-        "score": score if status == "ok" else None,
-        "reply": f"Score: {score}",
-        "error": None,
-        "edit_key": f"edit-{key}",
-        **fields,
-    }
 
 
 def write_run(folder: Path, rows: list[dict[str, Any]]) -> Path:

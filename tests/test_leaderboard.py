@@ -21,23 +21,11 @@ from editbench.leaderboard.ranking import competition_ranks, rank_entries
 from editbench.results.aggregate import aggregate
 from editbench.results.tracking import MlflowTracker
 
+from .rows import sample_row as row
+
 CATEGORIES = ("physical", "social")
 LEADERBOARD_S = 120  # python -m editbench.leaderboard on two demo runs: about 2 s
 HOSTILE_ID = "<script>window.injected = 1</script>|a|b"
-
-
-def row(key: str, category: str, score: float | None, status: str = "ok") -> dict[str, Any]:
-    """One samples.jsonl row; only an ``ok`` judgement has a score."""
-    return {
-        "id": key,
-        "category": category,
-        "instruction": f"Edit {key}",
-        "source_image": None,
-        "edited_image": None,
-        "status": status,
-        "score": score if status == "ok" else None,
-        "error": None if status == "ok" else f"{status} on {key}",
-    }
 
 
 def scored_rows(mean: float, n: int = 10, spread: float = 1.0) -> list[dict[str, Any]]:
