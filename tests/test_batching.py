@@ -73,17 +73,10 @@ def test_without_a_queue_size_the_ramp_and_batch_size_still_hold() -> None:
     assert [len(b) for b in gathered(tasks, judge_capacity(tasks, 4, lambda: 8))] == [4, 8, 8]
 
 
-def _finish_times(
-    workers: int,
-    count: int,
-    capacity: Callable,
-    starts: list[float],
-    cost: Callable[[int], float] = lambda size: size + 2.0,
-) -> list:
-    """Workers sharing one queue, each starting at its time in ``starts``, each batch taking
-    ``cost(size)`` (by default: as long as its size plus a little). As
-    :func:`editbench.launch.prefetch.prefetched` does, a worker takes its next batch as soon as
-    it starts on one. When each worker ends."""
+def _finish_times(workers: int, count: int, capacity: Callable, starts: list[float]) -> list:
+    """Workers sharing one queue, each starting at its time in ``starts``, each batch taking as
+    long as its size plus a fixed cost. As :func:`editbench.launch.prefetch.prefetched` does, a
+    worker takes its next batch as soon as it starts on one. When each worker ends."""
     tasks = _singles(count, workers)
     streams = [gathered(tasks, capacity(tasks, workers)) for _ in range(workers)]
     ahead: list = [next(stream, None) for stream in streams]  # pulled as the worker starts
@@ -92,7 +85,7 @@ def _finish_times(
     while busy := [w for w in range(workers) if ahead[w] is not None]:
         worker = min(busy, key=lambda w: free[w])
         batch, ahead[worker] = ahead[worker], next(streams[worker], None)
-        free[worker] += cost(len(batch))
+        free[worker] += len(batch) + 2.0
         ends[worker] = free[worker]
     return ends
 
@@ -131,24 +124,3 @@ def test_the_decode_bound_rule_is_read_per_batch_from_its_first_list() -> None:
     tasks = _queue(["e"], ["e"], ["e"], ["e"], ["e"], ["g"], ["g"], None)
     capacity = judge_capacity(tasks, 1, lambda: 8, lambda first: first[0] == "g")
     assert [len(b) for b in gathered(tasks, capacity)] == [4, 3]  # a ramp of 4, then the rest
-
-
-@pytest.mark.parametrize(("workers", "count"), [(1, 48), (2, 96), (2, 1800), (4, 900)])
-def test_whole_batches_finish_decode_bound_work_sooner(workers: int, count: int) -> None:
-    """A generated batch costs its decoding whatever its size (the 8B judge on an H200: 39 s
-    for 4 requests, 51 s for 20, at 512 new tokens): here 40 plus 0.6 per request. Whole
-    batches of 64 end the work sooner than the ramp and the guided tail, which cut it into
-    more batches."""
-
-    def decoding(size: int) -> float:
-        return 40 + 0.6 * size
-
-    def rule(decode_bound: bool) -> Callable:
-        return lambda tasks, peers: judge_capacity(tasks, peers, lambda: 64, lambda f: decode_bound)
-
-    starts = [0.0] * workers
-    whole = max(_finish_times(workers, count, rule(True), starts, decoding))
-    cut = max(_finish_times(workers, count, rule(False), starts, decoding))
-    assert whole < cut, (whole, cut)
-    batches = -(-count // 64)  # whole batches: the fewest, shared out as they come
-    assert whole <= -(-batches // workers) * decoding(64)
