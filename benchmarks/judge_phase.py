@@ -52,7 +52,7 @@ def run_cli(name: str, overrides: list[str], out: Path, cache: Path) -> dict[str
     ``cache``; its score phase's figures from results.json."""
     run = run_editbench(name, overrides, out, env={"EDITBENCH_CACHE": str(cache)})
     if "error" in run or run["exit_code"]:
-        failure = run.get("error", f"exit code {run.get('exit_code')}")
+        failure = run.get("error") or f"exit code {run['exit_code']}"
         raise RuntimeError(f"{name}: {failure}; see {out / (name + '.log')}")
     score = run["throughput"]["score"]
     (worker,) = score["workers"].values()

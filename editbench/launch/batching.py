@@ -22,11 +22,10 @@ judge on an H200, 512 new tokens: 39 s for 4 requests, 51 s for 20), so cutting 
 into more batches adds a full decode per batch: such batches (:meth:`Judge.decode_bound`) are
 taken whole, up to the judge's size, with no ramp and no share. Simulated
 (``benchmarks/batch_schedule.py``) with a batch costing 37 s plus 0.7 s per request and each
-worker's next batch pulled at once, whole batches end 512
-to 1,800 requests on 1, 2 and 4 workers within 7% of a lower bound (the fewest decodes, the
-requests shared evenly), where the ramp and the share took 1.05 to 3 times as long as whole
-batches. In a run of about two batches per worker or fewer, a worker can hold the next batch
-while another has none.
+worker's next batch pulled at once, whole batches end 512 to 1,800 requests on 1, 2 and 4
+workers within 7% of a lower bound (the fewest decodes, the requests shared evenly), where the
+ramp and the share took 1.05 to 3 times as long. In a run of about two batches per worker or
+fewer, a worker can hold the next batch while another has none.
 
 A queued list longer than the capacity (a batch size the user set) is taken whole.
 
